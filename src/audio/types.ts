@@ -1,0 +1,54 @@
+/**
+ * The audio layer's contract: bytes in (any container/codec Pulse accepts), 16 kHz mono float32
+ * PCM out. Implementations live beside this file; `index.ts` is the public entry point.
+ */
+import type { Readable } from 'node:stream';
+
+export const TARGET_SAMPLE_RATE = 16000;
+
+/** Raw (headerless) encodings Pulse names for real-time and for raw pre-recorded bodies. */
+export type RawEncoding = 'linear16' | 'linear32' | 'alaw' | 'mulaw' | 'opus' | 'ogg_opus';
+
+export interface DecodeOptions {
+  /** For headerless bodies: how the bytes are encoded. Ignored when a container is detected. */
+  encoding?: RawEncoding;
+  /** For headerless bodies: their sample rate. */
+  sampleRate?: number;
+  /** Refuse audio longer than this many seconds (AudioDecodeError code 'too_long'). */
+  maxDurationSeconds?: number;
+  signal?: AbortSignal;
+}
+
+export interface DecodedAudio {
+  /** 16 kHz mono float32 PCM in [-1, 1]. */
+  pcm: Float32Array;
+  sampleRate: typeof TARGET_SAMPLE_RATE;
+  /** Seconds. */
+  duration: number;
+  /** Detected container/codec, e.g. "wav/pcm_s16le", "mp3", "ogg/opus". */
+  format: string;
+  sourceSampleRate: number;
+  sourceChannels: number;
+}
+
+export type AudioErrorCode = 'invalid_format' | 'corrupt' | 'empty' | 'too_long' | 'unsupported' | 'aborted';
+
+/** Every decode failure is one of these; the server maps it to a Pulse 400. */
+export class AudioDecodeError extends Error {
+  readonly code: AudioErrorCode;
+  constructor(code: AudioErrorCode, message: string) {
+    super(message);
+    this.name = 'AudioDecodeError';
+    this.code = code;
+  }
+}
+
+/** Incremental decoder for one real-time session: bytes in any chunking, PCM out. */
+export interface StreamDecoder {
+  /** Decode a chunk; returns the 16 kHz mono PCM it completes (possibly empty). Throws AudioDecodeError. */
+  push(chunk: Uint8Array): Float32Array;
+  /** End of input: returns whatever is still buffered (e.g. resampler tail). */
+  flush(): Float32Array;
+}
+
+export type AudioInput = Uint8Array | Readable;
