@@ -1,0 +1,76 @@
+/**
+ * `cochlea serve`: the composition root. Resolves keys, starts the engine's workers, builds the
+ * HTTP server, listens, and shuts down cleanly on SIGTERM/SIGINT.
+ */
+import type { FastifyInstance } from 'fastify';
+import { loadConfig, type Config } from '../config.ts';
+import { createEngine } from '../engines/index.ts';
+import type { Engine } from '../engines/types.ts';
+import { buildServer } from '../server/app.ts';
+import { resolveKeys } from '../server/auth.ts';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  engine: Engine;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startServer(config: Config = loadConfig(), opts: { announce?: (msg: string) => void } = {}): Promise<RunningServer> {
+  const announce = opts.announce ?? ((m: string) => process.stderr.write(m + '\n'));
+  let keys: string[] | undefined;
+  if (config.auth.enabled) {
+    const resolved = resolveKeys(config.auth.keys, config.auth.keysFile);
+    keys = resolved.keys;
+    if (resolved.generated) {
+      announce(
+        [
+          '',
+          '  No API key was configured, so Cochlea generated one (shown only this once):',
+          '',
+          `      ${resolved.generated}`,
+          '',
+          `  It is stored in ${config.auth.keysFile} (mode 600). Send it as "Authorization: Bearer <key>".`,
+          '',
+        ].join('\n'),
+      );
+    }
+  }
+  const engine = createEngine({
+    kind: config.engine.kind,
+    workers: config.engine.workers,
+    vadModel: config.engine.vadModel,
+    backendConfig: config.engine.backendConfig,
+  });
+  await engine.init();
+  const app = await buildServer({ config, engine, keys });
+  if (!config.auth.enabled) {
+    app.log.warn('AUTHENTICATION IS DISABLED (COCHLEA_DISABLE_AUTH): anyone who can reach this port can use the API');
+  }
+  app.addHook('onClose', async () => engine.close());
+  await app.listen({ host: config.host, port: config.port });
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.port;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  return { app, engine, url: `http://${host}:${port}`, close: () => app.close() };
+}
+
+export function installSignalHandlers(server: RunningServer): void {
+  let closing = false;
+  const stop = (sig: string) => {
+    if (closing) return;
+    closing = true;
+    server.app.log.info({ signal: sig }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 30_000);
+    force.unref();
+    server.close().then(
+      () => process.exit(0),
+      (err) => {
+        server.app.log.error({ err }, 'error during shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

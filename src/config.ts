@@ -1,0 +1,130 @@
+/**
+ * Runtime configuration, from environment variables (and CLI flags layered on top by the CLI).
+ * Every limit the server enforces lives here, so each is configurable.
+ */
+import os from 'node:os';
+import path from 'node:path';
+
+export type EngineKind = 'pocketsphinx' | 'sherpa';
+
+export interface Limits {
+  /** Largest accepted request body / fetched URL, bytes. */
+  maxBodyBytes: number;
+  /** Longest accepted audio, seconds. */
+  maxAudioSeconds: number;
+  /** Time allowed to fetch an audio URL, ms. */
+  urlFetchTimeoutMs: number;
+  /** Redirects followed when fetching an audio URL. */
+  urlMaxRedirects: number;
+  /** Batch jobs waiting for a worker beyond which new requests get 503. */
+  maxQueuedJobs: number;
+  /** Concurrent real-time sessions. */
+  maxSessions: number;
+  /** Close a real-time session that sent no audio for this long, ms. */
+  sessionIdleMs: number;
+  /** Longest real-time session, seconds. */
+  maxSessionSeconds: number;
+  /** Largest single WebSocket frame, bytes. */
+  maxFrameBytes: number;
+  /** Audio a session may have queued but not yet decoded, seconds. */
+  maxBufferedSeconds: number;
+}
+
+export interface Config {
+  host: string;
+  port: number;
+  logLevel: string;
+  /** Where generated keys and local state live (XDG config dir by default). */
+  configDir: string;
+  auth: {
+    /** False only when explicitly turned off. */
+    enabled: boolean;
+    keys: string[];
+    /** File with one key per line; read if present, written with a generated key on first start. */
+    keysFile: string;
+  };
+  url: {
+    /** Hosts, IPs or CIDRs that may be fetched even though they are private/loopback/link-local. */
+    allow: string[];
+  };
+  engine: {
+    kind: EngineKind;
+    /** Worker threads; default: one per core. */
+    workers: number;
+    /** Silero VAD ONNX file, if available. */
+    vadModel?: string;
+    backendConfig?: unknown;
+  };
+  pipeline: {
+    /** Pause (s) that splits utterances. */
+    utteranceGapSeconds: number;
+    /** Utterances longer than this (s) are split at their longest pause. */
+    maxUtteranceSeconds: number;
+  };
+  limits: Limits;
+}
+
+function num(env: NodeJS.ProcessEnv, name: string, def: number): number {
+  const v = env[name];
+  if (v === undefined || v === '') return def;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got "${v}"`);
+  return n;
+}
+
+function list(v: string | undefined): string[] {
+  return (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+function boolEnv(v: string | undefined): boolean | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (/^(1|true|yes|on)$/i.test(v)) return true;
+  if (/^(0|false|no|off)$/i.test(v)) return false;
+  throw new Error(`expected a boolean, got "${v}"`);
+}
+
+export function defaultConfigDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.COCHLEA_CONFIG_DIR) return path.resolve(env.COCHLEA_CONFIG_DIR);
+  const base = env.XDG_CONFIG_HOME || path.join(os.homedir(), '.config');
+  return path.join(base, 'cochlea');
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const configDir = defaultConfigDir(env);
+  const kind = (env.COCHLEA_ENGINE ?? 'pocketsphinx') as EngineKind;
+  if (kind !== 'pocketsphinx' && kind !== 'sherpa') throw new Error(`COCHLEA_ENGINE must be pocketsphinx or sherpa, got "${kind}"`);
+  const MB = 1024 * 1024;
+  return {
+    host: env.HOST || '0.0.0.0',
+    port: num(env, 'PORT', 8080),
+    logLevel: env.LOG_LEVEL || 'info',
+    configDir,
+    auth: {
+      enabled: !(boolEnv(env.COCHLEA_DISABLE_AUTH) ?? false),
+      keys: list(env.COCHLEA_API_KEYS),
+      keysFile: env.COCHLEA_API_KEYS_FILE ? path.resolve(env.COCHLEA_API_KEYS_FILE) : path.join(configDir, 'api-keys'),
+    },
+    url: { allow: list(env.COCHLEA_URL_ALLOW) },
+    engine: {
+      kind,
+      workers: num(env, 'COCHLEA_WORKERS', os.availableParallelism()),
+      vadModel: env.COCHLEA_VAD_MODEL || undefined,
+    },
+    pipeline: {
+      utteranceGapSeconds: num(env, 'COCHLEA_UTTERANCE_GAP', 0.8),
+      maxUtteranceSeconds: num(env, 'COCHLEA_MAX_UTTERANCE_SECONDS', 30),
+    },
+    limits: {
+      maxBodyBytes: num(env, 'COCHLEA_MAX_BODY_MB', 250) * MB,
+      maxAudioSeconds: num(env, 'COCHLEA_MAX_AUDIO_SECONDS', 4 * 3600),
+      urlFetchTimeoutMs: num(env, 'COCHLEA_URL_TIMEOUT_MS', 120_000),
+      urlMaxRedirects: num(env, 'COCHLEA_URL_MAX_REDIRECTS', 5),
+      maxQueuedJobs: num(env, 'COCHLEA_MAX_QUEUED_JOBS', 256),
+      maxSessions: num(env, 'COCHLEA_MAX_SESSIONS', 64),
+      sessionIdleMs: num(env, 'COCHLEA_SESSION_IDLE_MS', 30_000),
+      maxSessionSeconds: num(env, 'COCHLEA_MAX_SESSION_SECONDS', 4 * 3600),
+      maxFrameBytes: num(env, 'COCHLEA_MAX_FRAME_BYTES', 1 * MB),
+      maxBufferedSeconds: num(env, 'COCHLEA_MAX_BUFFERED_SECONDS', 60),
+    },
+  };
+}

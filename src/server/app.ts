@@ -1,0 +1,88 @@
+/**
+ * The HTTP server: Fastify, with each protocol surface an encapsulated plugin. This layer only
+ * speaks the Pulse protocol; audio decoding, recognition and result building live below it.
+ */
+import crypto from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
+import type { Config } from '../config.ts';
+import type { Engine } from '../engines/types.ts';
+import { ApiError, INTERNAL_ERROR_BODY, badRequest, payloadTooLarge } from './errors.ts';
+import { KeyRing, checkAuth } from './auth.ts';
+import { batchRoutes } from './batch.ts';
+import { UrlFetcher } from './url-fetch.ts';
+
+export interface ServerDeps {
+  config: Config;
+  engine: Engine;
+  /** API keys; omit only when auth is disabled. */
+  keys?: string[];
+}
+
+export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const { config, engine } = deps;
+  const app = Fastify({
+    logger: { level: config.logLevel },
+    genReqId: () => crypto.randomUUID(),
+    // Raw audio bodies are streamed and limited by the batch route itself; this bounds JSON bodies.
+    bodyLimit: 1024 * 1024,
+    // Keep-alive clients must not pin sockets forever.
+    keepAliveTimeout: 10_000,
+    forceCloseConnections: true,
+  });
+
+  const ring = config.auth.enabled ? new KeyRing(deps.keys ?? []) : undefined;
+  if (ring && ring.size === 0) throw new Error('auth is enabled but no API key is configured');
+
+  app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
+    if (err instanceof ApiError) {
+      if (err.statusCode >= 500) req.log.error({ err }, 'request failed');
+      return reply.code(err.statusCode).send(err.body);
+    }
+    const code = (err as FastifyError).code;
+    if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return reply.code(413).send(payloadTooLarge(req.routeOptions.bodyLimit ?? 0).body);
+    }
+    if (code === 'FST_ERR_CTP_INVALID_JSON' || code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || err instanceof SyntaxError) {
+      return reply.code(400).send(badRequest('Invalid JSON body', [{ field: 'body', message: err.message }]).body);
+    }
+    if ((err as FastifyError).validation) {
+      return reply.code(400).send(badRequest(err.message).body);
+    }
+    const status = (err as FastifyError).statusCode;
+    if (status && status >= 400 && status < 500) {
+      return reply.code(status).send({ status: 'error', message: err.message, errors: [] });
+    }
+    req.log.error({ err }, 'unhandled error');
+    return reply.code(500).send(INTERNAL_ERROR_BODY);
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send({ status: 'error', message: `Route ${req.method} ${req.url.split('?')[0]} not found`, errors: [] });
+  });
+
+  app.addHook('onSend', async (req, reply, payload) => {
+    reply.header('x-request-id', req.id);
+    return payload;
+  });
+
+  app.get('/health', async () => ({ status: 'ok', engine: engine.info }));
+
+  const fetcher = new UrlFetcher({
+    allow: config.url.allow,
+    maxBytes: config.limits.maxBodyBytes,
+    timeoutMs: config.limits.urlFetchTimeoutMs,
+    maxRedirects: config.limits.urlMaxRedirects,
+  });
+  app.addHook('onClose', async () => fetcher.close());
+
+  // Everything under the API prefixes needs a key.
+  await app.register(async (api) => {
+    api.addHook('onRequest', async (req, reply) => {
+      const err = checkAuth(ring, req.headers, req.query);
+      if (err) return reply.code(err.statusCode).send(err.body);
+    });
+    await api.register(batchRoutes, { config, engine, fetcher });
+  });
+
+  return app;
+}

@@ -1,0 +1,44 @@
+/**
+ * Errors in Pulse's shapes. Route code throws `ApiError`; the error handler (see app.ts) turns
+ * anything else into a 500 `{error: "Internal server error"}` without leaking internals.
+ */
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+export class ApiError extends Error {
+  readonly statusCode: number;
+  readonly body: Record<string, unknown>;
+  constructor(statusCode: number, body: Record<string, unknown>, message?: string) {
+    super(message ?? String(body.message ?? body.error ?? statusCode));
+    this.name = 'ApiError';
+    this.statusCode = statusCode;
+    this.body = body;
+  }
+}
+
+/** 400 `{status:"error", message, errors}` — bad audio, bad params, bad JSON. */
+export function badRequest(message: string, errors: FieldError[] = []): ApiError {
+  return new ApiError(400, { status: 'error', message, errors });
+}
+
+export const INVALID_FORMAT_MESSAGE = 'Invalid file format. Supported formats: audio/*';
+
+export function unauthorized(reason: 'missing' | 'invalid'): ApiError {
+  return new ApiError(401, {
+    message: reason === 'missing' ? 'Unauthorized: No tokens provided' : 'Unauthorized: Invalid token',
+  });
+}
+
+export function payloadTooLarge(limitBytes: number): ApiError {
+  const mb = Math.round((limitBytes / (1024 * 1024)) * 10) / 10;
+  return new ApiError(413, { status: 'error', message: `File too large. Maximum allowed size is ${mb} MB`, errors: [] });
+}
+
+export function serviceUnavailable(message: string): ApiError {
+  return new ApiError(503, { status: 'error', message, errors: [] });
+}
+
+export const INTERNAL_ERROR_BODY = Object.freeze({ error: 'Internal server error' });

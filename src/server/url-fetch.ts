@@ -1,0 +1,198 @@
+/**
+ * Fetch audio from a user-supplied URL without turning the server into an SSRF proxy.
+ *
+ * - http/https only; redirects followed by hand (each hop re-checked), at most `maxRedirects`.
+ * - Every address the name resolves to is checked *at connect time* (custom `lookup` on the
+ *   undici Agent), so DNS rebinding between check and connect cannot reach a private address.
+ *   IP-literal hosts are checked before connecting (net.connect skips `lookup` for them).
+ * - Private, loopback, link-local, CGNAT, multicast and reserved ranges are refused unless the
+ *   host, or a CIDR containing the address, is in the allow-list.
+ * - Size and time limits; the body is streamed, never buffered past the limit.
+ */
+import dns from 'node:dns';
+import net from 'node:net';
+import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import ipaddr from 'ipaddr.js';
+import { Agent, request } from 'undici';
+import { badRequest, payloadTooLarge } from './errors.ts';
+
+export interface UrlFetchOptions {
+  allow: string[];
+  maxBytes: number;
+  timeoutMs: number;
+  maxRedirects: number;
+}
+
+export interface FetchedAudio {
+  body: Readable;
+  filename?: string;
+  contentType?: string;
+  contentLength?: number;
+}
+
+type Matcher = (host: string, ip?: string) => boolean;
+
+function allowMatcher(allow: string[]): Matcher {
+  const hosts = new Set<string>();
+  const cidrs: [ipaddr.IPv4 | ipaddr.IPv6, number][] = [];
+  for (const a of allow) {
+    if (a.includes('/')) cidrs.push(ipaddr.parseCIDR(a));
+    else if (ipaddr.isValid(a)) cidrs.push([ipaddr.process(a), ipaddr.process(a).kind() === 'ipv4' ? 32 : 128]);
+    else hosts.add(a.toLowerCase());
+  }
+  return (host, ip) => {
+    if (hosts.has(host.toLowerCase())) return true;
+    if (!ip) return false;
+    const addr = ipaddr.process(ip);
+    return cidrs.some(([net, bits]) => net.kind() === addr.kind() && addr.match(net, bits));
+  };
+}
+
+function isPublic(ip: string): boolean {
+  return ipaddr.process(ip).range() === 'unicast';
+}
+
+export class UrlFetcher {
+  private readonly allowed: Matcher;
+  private readonly agent: Agent;
+  constructor(private readonly opts: UrlFetchOptions) {
+    this.allowed = allowMatcher(opts.allow);
+    const allowed = this.allowed;
+    this.agent = new Agent({
+      connect: {
+        lookup(hostname, options, callback) {
+          dns.lookup(hostname, { all: true, family: (options as dns.LookupOptions).family ?? 0 }, (err, addresses) => {
+            if (err) return callback(err, '', 0);
+            const ok = addresses.filter((a) => isPublic(a.address) || allowed(hostname, a.address));
+            if (ok.length === 0) {
+              const e = new Error(`refusing to connect to non-public address for ${hostname}`) as NodeJS.ErrnoException;
+              e.code = 'ECOCHLEA_FORBIDDEN_ADDRESS';
+              return callback(e, '', 0);
+            }
+            if ((options as dns.LookupOptions).all) return (callback as unknown as (e: null, a: dns.LookupAddress[]) => void)(null, ok);
+            callback(null, ok[0].address, ok[0].family);
+          });
+        },
+      },
+    });
+  }
+
+  private checkUrl(raw: string): URL {
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw badRequest('Invalid audio URL', [{ field: 'url', message: 'not a valid URL' }]);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw badRequest('Audio URL must use http or https', [{ field: 'url', message: 'unsupported scheme' }]);
+    }
+    if (url.username || url.password) {
+      throw badRequest('Audio URL must not contain credentials', [{ field: 'url', message: 'credentials in URL' }]);
+    }
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    if (net.isIP(host) && !isPublic(host) && !this.allowed(host, host)) {
+      throw badRequest('Audio URL points to a private or local address, which this server does not fetch', [
+        { field: 'url', message: 'forbidden address' },
+      ]);
+    }
+    return url;
+  }
+
+  async fetch(raw: string, signal?: AbortSignal): Promise<FetchedAudio> {
+    const timeout = AbortSignal.timeout(this.opts.timeoutMs);
+    const sig = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    let url = this.checkUrl(raw);
+    for (let hop = 0; ; hop++) {
+      let res;
+      try {
+        res = await request(url, { method: 'GET', dispatcher: this.agent, signal: sig, headers: { 'user-agent': 'cochlea/0.1', accept: 'audio/*, */*' } });
+      } catch (e) {
+        throw this.networkError(e, timeout);
+      }
+      if (res.statusCode >= 300 && res.statusCode < 400 && res.headers.location) {
+        res.body.destroy();
+        if (hop >= this.opts.maxRedirects) throw badRequest('Too many redirects fetching the audio URL', [{ field: 'url', message: 'too many redirects' }]);
+        url = this.checkUrl(new URL(String(res.headers.location), url).toString());
+        continue;
+      }
+      if (res.statusCode < 200 || res.statusCode >= 300) {
+        res.body.destroy();
+        throw badRequest(`Could not fetch audio URL: remote server answered ${res.statusCode}`, [{ field: 'url', message: `HTTP ${res.statusCode}` }]);
+      }
+      const len = Number(res.headers['content-length']);
+      if (Number.isFinite(len) && len > this.opts.maxBytes) {
+        res.body.destroy();
+        throw payloadTooLarge(this.opts.maxBytes);
+      }
+      const body = res.body as unknown as Readable;
+      // Surface a timeout during the body read as the same clear 400.
+      const guarded = body.pipe(
+        new Transform({
+          transform(chunk, _enc, cb) {
+            cb(null, chunk);
+          },
+        }),
+      );
+      body.on('error', (e) => guarded.destroy(this.networkError(e, timeout)));
+      const ct = res.headers['content-type'];
+      const base = path.posix.basename(decodeURIComponent(url.pathname));
+      return {
+        body: guarded,
+        filename: base || undefined,
+        contentType: Array.isArray(ct) ? ct[0] : ct,
+        contentLength: Number.isFinite(len) ? len : undefined,
+      };
+    }
+  }
+
+  /** Validate a URL (scheme, credentials, literal private IPs) without fetching it. */
+  validate(raw: string): void {
+    this.checkUrl(raw);
+  }
+
+  /** POST JSON (webhooks) through the same guarded agent; returns the status code. */
+  async postJson(raw: string, body: unknown): Promise<number> {
+    const url = this.checkUrl(raw);
+    const res = await request(url, {
+      method: 'POST',
+      dispatcher: this.agent,
+      body: JSON.stringify(body),
+      headers: { 'content-type': 'application/json', 'user-agent': 'cochlea/0.1' },
+      signal: AbortSignal.timeout(this.opts.timeoutMs),
+    });
+    await res.body.dump();
+    return res.statusCode;
+  }
+
+  private networkError(e: unknown, timeout: AbortSignal) {
+    const err = e as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+    if ((err.code ?? err.cause?.code) === 'ECOCHLEA_FORBIDDEN_ADDRESS' || /non-public address/.test(String(err.message))) {
+      return badRequest('Audio URL points to a private or local address, which this server does not fetch', [
+        { field: 'url', message: 'forbidden address' },
+      ]);
+    }
+    if (timeout.aborted) return badRequest('Timed out fetching the audio URL', [{ field: 'url', message: 'timeout' }]);
+    return badRequest(`Could not fetch audio URL: ${err.code ?? err.cause?.code ?? err.message}`, [{ field: 'url', message: 'fetch failed' }]);
+  }
+
+  close(): Promise<void> {
+    return this.agent.close();
+  }
+}
+
+/** Pass bytes through, counting them; fail with 413 past `maxBytes`. */
+export function limitBytes(src: Readable, maxBytes: number): { stream: Readable; bytes: () => number } {
+  let n = 0;
+  const t = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      n += chunk.length;
+      if (n > maxBytes) return cb(payloadTooLarge(maxBytes));
+      cb(null, chunk);
+    },
+  });
+  src.on('error', (e) => t.destroy(e));
+  src.pipe(t);
+  return { stream: t, bytes: () => n };
+}
