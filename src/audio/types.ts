@@ -17,7 +17,19 @@ export interface DecodeOptions {
   /** Refuse audio longer than this many seconds (AudioDecodeError code 'too_long'). */
   maxDurationSeconds?: number;
   signal?: AbortSignal;
+  /** Stop decoding (AudioDecodeError code 'timeout') after this many ms. Default DEFAULT_DECODE_TIMEOUT_MS. */
+  timeoutMs?: number;
+  /** Stop when the decoder makes no progress (no input read, no output) for this long. Default DEFAULT_STALL_TIMEOUT_MS. */
+  stallTimeoutMs?: number;
+  /** ffmpeg binary for containers other than WAV (default: $COCHLEA_FFMPEG or `ffmpeg` on PATH). */
+  ffmpegPath?: string;
 }
+
+export const DEFAULT_DECODE_TIMEOUT_MS = 10 * 60 * 1000;
+export const DEFAULT_STALL_TIMEOUT_MS = 30 * 1000;
+
+/** Pulse's message for a body that is no audio at all (code 'invalid_format'). */
+export const INVALID_FORMAT_MESSAGE = 'Invalid file format. Supported formats: audio/*';
 
 export interface DecodedAudio {
   /** 16 kHz mono float32 PCM in [-1, 1]. */
@@ -29,9 +41,19 @@ export interface DecodedAudio {
   format: string;
   sourceSampleRate: number;
   sourceChannels: number;
+  /** Non-fatal problems, e.g. a WAV whose data chunk was shorter than its header said. */
+  warnings?: string[];
 }
 
-export type AudioErrorCode = 'invalid_format' | 'corrupt' | 'empty' | 'too_long' | 'unsupported' | 'aborted';
+export type AudioErrorCode =
+  | 'invalid_format'
+  | 'corrupt'
+  | 'empty'
+  | 'too_long'
+  | 'unsupported'
+  | 'aborted'
+  /** The decoder ran past DecodeOptions.timeoutMs / stallTimeoutMs and was stopped. */
+  | 'timeout';
 
 /** Every decode failure is one of these; the server maps it to a Pulse 400. */
 export class AudioDecodeError extends Error {
@@ -49,6 +71,13 @@ export interface StreamDecoder {
   push(chunk: Uint8Array): Float32Array;
   /** End of input: returns whatever is still buffered (e.g. resampler tail). */
   flush(): Float32Array;
+  /**
+   * Resolves when the decoder's wasm parts are initialised (normally at once: they are pooled and
+   * pre-compiled at import). push() before that buffers the input; flush() before that throws.
+   */
+  readonly ready?: Promise<void>;
+  /** Bytes held back because they do not yet form a whole sample frame / Ogg page. */
+  readonly pendingBytes?: number;
 }
 
 export type AudioInput = Uint8Array | Readable;

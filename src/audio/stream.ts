@@ -1,0 +1,98 @@
+/**
+ * Incremental decoders for real-time sessions (and raw pre-recorded bodies): bytes in any
+ * chunking → 16 kHz mono float32. Every decoder keeps partial samples/pages across pushes and a
+ * stateful resampler, so the output does not depend on how the input was split.
+ */
+import { FrameConverter, type PcmLayout } from './pcm.ts';
+import { StreamResampler } from './resampler.ts';
+import { AudioDecodeError, type RawEncoding, type StreamDecoder } from './types.ts';
+import { OggOpusStreamDecoder, OpusPacketStreamDecoder } from './opus.ts';
+
+export const STREAM_MIN_RATE = 8000;
+export const STREAM_MAX_RATE = 48000;
+
+export const RAW_ENCODINGS: readonly RawEncoding[] = ['linear16', 'linear32', 'alaw', 'mulaw', 'opus', 'ogg_opus'];
+
+export function rawLayout(encoding: RawEncoding): PcmLayout | null {
+  switch (encoding) {
+    case 'linear16':
+      return { kind: 's16', channels: 1 };
+    case 'linear32':
+      return { kind: 'f32', channels: 1 };
+    case 'alaw':
+      return { kind: 'alaw', channels: 1 };
+    case 'mulaw':
+      return { kind: 'mulaw', channels: 1 };
+    default:
+      return null;
+  }
+}
+
+/** Interleaved PCM / G.711 → mono → 16 kHz. */
+export class PcmStreamDecoder implements StreamDecoder {
+  private readonly conv: FrameConverter;
+  private readonly rs: StreamResampler;
+
+  constructor(layout: PcmLayout, sampleRate: number) {
+    this.conv = new FrameConverter(layout);
+    this.rs = new StreamResampler(sampleRate);
+  }
+
+  get ready(): Promise<void> {
+    return this.rs.ready;
+  }
+
+  get pendingBytes(): number {
+    return this.conv.pendingBytes;
+  }
+
+  /** Bytes per input sample frame. */
+  get frameBytes(): number {
+    return this.conv.frameBytes;
+  }
+
+  /** Whole input frames decoded so far. */
+  get inputFrames(): number {
+    return this.conv.frames;
+  }
+
+  push(chunk: Uint8Array): Float32Array {
+    return this.rs.process(this.conv.push(chunk));
+  }
+
+  flush(): Float32Array {
+    try {
+      return this.rs.flush();
+    } catch (e) {
+      throw new AudioDecodeError('unsupported', (e as Error).message);
+    }
+  }
+
+  /** Abandon without flushing (returns pooled resources). */
+  release(): void {
+    this.rs.release();
+  }
+}
+
+export function validateStreamRate(sampleRate: number): void {
+  if (!Number.isInteger(sampleRate) || sampleRate < STREAM_MIN_RATE || sampleRate > STREAM_MAX_RATE) {
+    throw new AudioDecodeError(
+      'unsupported',
+      `sample_rate must be an integer from ${STREAM_MIN_RATE} to ${STREAM_MAX_RATE}, got ${sampleRate}`,
+    );
+  }
+}
+
+/**
+ * Decoder for one real-time session. `opus`: each push is one raw Opus packet (RFC 6716);
+ * `ogg_opus`: an Ogg Opus stream (RFC 7845) split anywhere. Throws AudioDecodeError('unsupported')
+ * for an unknown encoding or a sample rate outside 8000–48000.
+ */
+export function createStreamDecoder(encoding: RawEncoding, sampleRate: number): StreamDecoder {
+  validateStreamRate(sampleRate);
+  const layout = rawLayout(encoding);
+  if (layout) return new PcmStreamDecoder(layout, sampleRate);
+  if (encoding === 'opus') return new OpusPacketStreamDecoder(sampleRate);
+  if (encoding === 'ogg_opus') return new OggOpusStreamDecoder();
+  throw new AudioDecodeError('unsupported', `Unsupported encoding "${String(encoding)}"; expected one of ${RAW_ENCODINGS.join(', ')}`);
+}

@@ -1,0 +1,396 @@
+/**
+ * Pocketsphinx as a Cochlea `Backend` (runs inside a worker thread; see ../backend.ts).
+ *
+ * One `ps_decoder_t` costs ~0.4–0.5 s to create and ~95 MB of RSS (acoustic model, 135k-word
+ * dictionary lexicon tree, LM), so decoders are pooled per worker: a finished streaming session
+ * gives its decoder back (`ps_end_utt`) and the next session reuses it after `ps_start_stream`.
+ *
+ * Segmentation: decoders run with `-remove_silence no` (see binding.ts) so frame indices are true
+ * wall-clock times. Long audio is cut into utterances by the recognizer itself, the way Kaldi /
+ * sherpa-onnx endpointing rules do: once an utterance is `minSegmentSeconds` long, it is cut
+ * 0.1 s after its last word as soon as its best path shows `pauseSeconds` of trailing non-word
+ * frames (audio after the cut is decoded again as the next utterance); at
+ * `maxSegmentSeconds` it is cut at the widest inter-word gap and the tail is decoded again as the
+ * start of the next utterance. Search memory is thus bounded by one utterance whatever the input
+ * length, and word times are offset by the exact sample position where each utterance began.
+ */
+import type { Backend, Hypothesis, StreamingDecoder, StreamingDecoderOptions } from '../backend.ts';
+import type { EngineInfo, EngineSegment, EngineWord, RecognitionResult, RecognizeOptions } from '../types.ts';
+import { ENGINE_SAMPLE_RATE } from '../types.ts';
+import { EngineError } from '../errors.ts';
+import {
+  FRAME_RATE,
+  PocketsphinxDecoder,
+  baseWord,
+  floatToInt16,
+  isFillerToken,
+  type PocketsphinxOptions,
+  type RawSegment,
+} from './binding.ts';
+
+export interface PocketsphinxBackendConfig extends PocketsphinxOptions {
+  /** Idle decoders kept per worker for reuse (each holds ~95 MB). Default 4. */
+  maxIdleDecoders?: number;
+  /** Decoders created at init so the first request does not pay ps_init. Default 1. */
+  warmDecoders?: number;
+  /** Batch: end an utterance at a pause of this many seconds... Default 0.5. */
+  pauseSeconds?: number;
+  /** ...once it is at least this long. Default 4. */
+  minSegmentSeconds?: number;
+  /** Batch: hard cap on one utterance (cut at the widest inter-word gap). Default 25. */
+  maxSegmentSeconds?: number;
+  /** Batch: audio fed per ps_process_raw call, seconds. Default 0.25. */
+  chunkSeconds?: number;
+  /** Batch: yield to the worker's event loop after this much decoding (ms). Default 50. */
+  yieldEveryMs?: number;
+  /**
+   * Streaming inSpeech(): the best path counts as "in speech" while its last real word ended
+   * less than this many seconds before the newest frame. Default 0.15.
+   */
+  speechHangoverSeconds?: number;
+}
+
+const SAMPLES_PER_FRAME = ENGINE_SAMPLE_RATE / FRAME_RATE;
+/** Where a pause cut goes: this many frames after the last word's end. */
+const CUT_MARGIN_FRAMES = 10;
+const LANGUAGES = ['en'];
+
+export const POCKETSPHINX_INFO: EngineInfo = {
+  name: 'pocketsphinx',
+  languages: LANGUAGES,
+  streaming: true,
+  wordTimestamps: true,
+  wordConfidence: true,
+};
+
+/** Throws EngineError('unsupported_language') unless the language is English or auto. */
+export function checkLanguage(language: string | undefined): void {
+  if (language === undefined || language === 'multi') return;
+  const base = language.toLowerCase().split(/[-_]/)[0];
+  if (!LANGUAGES.includes(base)) {
+    throw new EngineError('unsupported_language', `pocketsphinx engine supports only English, not "${language}"`);
+  }
+}
+
+/** Real words of a decoder segment list, with times relative to the utterance start. */
+function toWords(segs: RawSegment[], offsetSeconds: number): EngineWord[] {
+  const words: EngineWord[] = [];
+  for (const s of segs) {
+    if (isFillerToken(s.word)) continue;
+    const start = s.startFrame / FRAME_RATE + offsetSeconds;
+    const end = (s.endFrame + 1) / FRAME_RATE + offsetSeconds;
+    words.push({ word: baseWord(s.word), start: round3(start), end: round3(end), confidence: round3(s.prob) });
+  }
+  return words;
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+/** End (in frames, exclusive) of the last real word of a best path, or 0 if none. */
+function lastWordEndFrame(segs: RawSegment[]): number {
+  for (let i = segs.length - 1; i >= 0; i--) {
+    if (!isFillerToken(segs[i].word)) return segs[i].endFrame + 1;
+  }
+  return 0;
+}
+
+function hasWords(segs: RawSegment[]): boolean {
+  return segs.some((s) => !isFillerToken(s.word));
+}
+
+/**
+ * Where to cut an over-long utterance: the middle of the widest gap between consecutive real
+ * words in its second half (or the start of its last word), in frames from the utterance start.
+ */
+function cutFrame(segs: RawSegment[], totalFrames: number): number {
+  const words = segs.filter((s) => !isFillerToken(s.word));
+  let best = -1;
+  let bestGap = -1;
+  for (let i = 1; i < words.length; i++) {
+    const gapStart = words[i - 1].endFrame + 1;
+    const gapEnd = words[i].startFrame;
+    if (gapEnd < totalFrames / 2) continue;
+    const gap = gapEnd - gapStart;
+    if (gap > bestGap) {
+      bestGap = gap;
+      best = Math.floor((gapStart + gapEnd) / 2);
+    }
+  }
+  if (best > 0) return best;
+  if (words.length > 1) return words[words.length - 1].startFrame;
+  return totalFrames; // one endless word or nothing: no better place than here
+}
+
+function joinText(words: EngineWord[]): string {
+  return words.map((w) => w.word).join(' ');
+}
+
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export class PocketsphinxBackend implements Backend {
+  readonly info = POCKETSPHINX_INFO;
+  private readonly cfg: Required<Omit<PocketsphinxBackendConfig, keyof PocketsphinxOptions>> & PocketsphinxOptions;
+  private readonly idle: PocketsphinxDecoder[] = [];
+  private created = 0;
+  private live = 0;
+  private disposed = false;
+
+  constructor(config: PocketsphinxBackendConfig = {}) {
+    this.cfg = {
+      maxIdleDecoders: 4,
+      warmDecoders: 1,
+      pauseSeconds: 0.5,
+      minSegmentSeconds: 4,
+      maxSegmentSeconds: 25,
+      chunkSeconds: 0.25,
+      yieldEveryMs: 50,
+      speechHangoverSeconds: 0.15,
+      ...config,
+    };
+    if (!(this.cfg.maxSegmentSeconds > this.cfg.minSegmentSeconds)) {
+      throw new Error('pocketsphinx: maxSegmentSeconds must be greater than minSegmentSeconds');
+    }
+  }
+
+  async init(): Promise<void> {
+    for (let i = this.idle.length; i < this.cfg.warmDecoders; i++) this.idle.push(this.newDecoder());
+  }
+
+  /** Decoder accounting, for tests and metrics. */
+  stats(): { created: number; live: number; idle: number } {
+    return { created: this.created, live: this.live, idle: this.idle.length };
+  }
+
+  private newDecoder(): PocketsphinxDecoder {
+    const d = new PocketsphinxDecoder(this.cfg);
+    this.created++;
+    return d;
+  }
+
+  /** Take a decoder from the idle pool (or create one), reset for unrelated audio. */
+  acquire(): PocketsphinxDecoder {
+    if (this.disposed) throw new Error('pocketsphinx backend disposed');
+    const d = this.idle.pop() ?? this.newDecoder();
+    this.live++;
+    return d;
+  }
+
+  release(d: PocketsphinxDecoder): void {
+    this.live--;
+    try {
+      if (d.inUtterance) d.endUtt();
+    } catch {
+      d.free();
+      return;
+    }
+    if (!this.disposed && this.idle.length < this.cfg.maxIdleDecoders) this.idle.push(d);
+    else d.free();
+  }
+
+  async recognize(pcm: Float32Array, options: RecognizeOptions): Promise<RecognitionResult> {
+    checkLanguage(options.language);
+    const t0 = performance.now();
+    const dec = this.acquire();
+    try {
+      const { words, segments } = await this.decodeLong(dec, pcm, options.signal);
+      return {
+        text: joinText(words),
+        words,
+        segments,
+        language: 'en',
+        duration: pcm.length / ENGINE_SAMPLE_RATE,
+        decodeSeconds: (performance.now() - t0) / 1000,
+      };
+    } finally {
+      this.release(dec);
+    }
+  }
+
+  private async decodeLong(
+    dec: PocketsphinxDecoder,
+    pcm: Float32Array,
+    signal: AbortSignal | undefined,
+  ): Promise<{ words: EngineWord[]; segments: EngineSegment[] }> {
+    const sr = ENGINE_SAMPLE_RATE;
+    const chunk = Math.max(SAMPLES_PER_FRAME, Math.round(this.cfg.chunkSeconds * sr));
+    const minSeg = this.cfg.minSegmentSeconds * sr;
+    const maxSeg = this.cfg.maxSegmentSeconds * sr;
+    const pauseFrames = this.cfg.pauseSeconds * FRAME_RATE;
+    const buf = new Int16Array(chunk);
+    const words: EngineWord[] = [];
+    const segments: EngineSegment[] = [];
+
+    let uttStart = 0;
+    let pos = 0;
+    let sliceStart = performance.now();
+
+    const finishUtt = (keepBeforeFrame = Infinity) => {
+      dec.endUtt();
+      const offset = uttStart / sr;
+      const segWords = toWords(
+        dec.segments().filter((s) => (s.startFrame + s.endFrame + 1) / 2 < keepBeforeFrame),
+        offset,
+      );
+      if (segWords.length > 0) {
+        words.push(...segWords);
+        segments.push({
+          text: joinText(segWords),
+          start: segWords[0].start,
+          end: segWords[segWords.length - 1].end,
+          words: segWords,
+        });
+      }
+    };
+    const startUtt = (at: number) => {
+      uttStart = at;
+      pos = at;
+      // A fresh stream per utterance resets the frame counter, so ps_seg_frames are relative
+      // to `at` (otherwise 5prealpha keeps counting across utterances).
+      dec.startStream();
+      dec.startUtt();
+    };
+
+    startUtt(0);
+    while (pos < pcm.length) {
+      const end = Math.min(pcm.length, pos + chunk);
+      dec.processRaw(floatToInt16(pcm.subarray(pos, end), buf));
+      pos = end;
+      if (pos >= pcm.length) break;
+
+      const len = pos - uttStart;
+      if (len >= minSeg) {
+        const segs = dec.segments();
+        const frames = Math.floor(len / SAMPLES_PER_FRAME);
+        const lastEnd = lastWordEndFrame(segs);
+        if (hasWords(segs) && frames - lastEnd >= pauseFrames) {
+          // The partial best path lags behind a word still being spoken (it only shows words
+          // that have exited), so the "pause" may end in speech. Cut just after the last word
+          // and decode the rest again as the next utterance.
+          const cut = Math.min(frames, lastEnd + CUT_MARGIN_FRAMES);
+          finishUtt(cut);
+          startUtt(uttStart + cut * SAMPLES_PER_FRAME);
+        } else if (len >= maxSeg) {
+          const cut = cutFrame(segs, frames);
+          finishUtt(cut);
+          startUtt(uttStart + cut * SAMPLES_PER_FRAME);
+        }
+      }
+      if (performance.now() - sliceStart >= this.cfg.yieldEveryMs) {
+        // Let the worker serve streaming passes and control messages between slices.
+        await yieldToLoop();
+        if (signal?.aborted) throw new EngineError('aborted', 'recognition aborted');
+        sliceStart = performance.now();
+      }
+    }
+    finishUtt();
+    return { words, segments };
+  }
+
+  createDecoder(options: StreamingDecoderOptions): StreamingDecoder {
+    checkLanguage(options.language);
+    return new PocketsphinxStreamingDecoder(this, this.cfg.speechHangoverSeconds);
+  }
+
+  decodeReady(decoders: StreamingDecoder[]): void {
+    for (const d of decoders) (d as PocketsphinxStreamingDecoder).decode();
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    for (const d of this.idle.splice(0)) d.free();
+  }
+}
+
+const EMPTY: Hypothesis = { text: '', words: [] };
+
+/**
+ * One streaming segment decoder over a pooled ps_decoder_t. Word times are relative to the first
+ * sample accepted since creation / the last endSegment(). Mid-utterance hypotheses come from the
+ * backpointer table, whose words carry no posterior (confidence 1); final words get lattice
+ * posteriors.
+ */
+export class PocketsphinxStreamingDecoder implements StreamingDecoder {
+  private dec: PocketsphinxDecoder | null;
+  private pending: Float32Array[] = [];
+  private buf = new Int16Array(4096);
+  private hyp: Hypothesis = EMPTY;
+  private segs: RawSegment[] = [];
+  private samples = 0;
+  private readonly hangoverFrames: number;
+
+  constructor(
+    private readonly backend: PocketsphinxBackend,
+    hangoverSeconds: number,
+  ) {
+    this.dec = backend.acquire();
+    this.hangoverFrames = hangoverSeconds * FRAME_RATE;
+    this.dec.startStream();
+  }
+
+  private get d(): PocketsphinxDecoder {
+    if (!this.dec) throw new Error('streaming decoder already freed');
+    return this.dec;
+  }
+
+  accept(pcm: Float32Array): void {
+    if (!this.dec) throw new Error('streaming decoder already freed');
+    if (pcm.length > 0) this.pending.push(pcm);
+  }
+
+  /** Feed everything accepted so far; called from Backend.decodeReady. */
+  decode(): void {
+    const d = this.d;
+    if (this.pending.length === 0) return;
+    if (!d.inUtterance) d.startUtt();
+    for (const p of this.pending) {
+      if (this.buf.length < p.length) this.buf = new Int16Array(p.length);
+      d.processRaw(floatToInt16(p, this.buf));
+      this.samples += p.length;
+    }
+    this.pending = [];
+    this.segs = d.segments();
+    const words = toWords(this.segs, 0);
+    this.hyp = { text: joinText(words), words };
+  }
+
+  hypothesis(): Hypothesis {
+    return this.hyp;
+  }
+
+  inSpeech(): boolean {
+    if (!hasWords(this.segs)) return false;
+    const frames = Math.floor(this.samples / SAMPLES_PER_FRAME);
+    return frames - lastWordEndFrame(this.segs) < this.hangoverFrames;
+  }
+
+  endSegment(): Hypothesis {
+    const d = this.d;
+    this.decode();
+    let result = EMPTY;
+    if (d.inUtterance) {
+      d.endUtt();
+      const words = toWords(d.segments(), 0);
+      result = { text: joinText(words), words };
+    }
+    this.hyp = EMPTY;
+    this.segs = [];
+    this.samples = 0;
+    // Next segment's frames count from 0 again (see binding.ts on 5prealpha frame numbering).
+    d.startStream();
+    return result;
+  }
+
+  free(): void {
+    if (!this.dec) return;
+    const d = this.dec;
+    this.dec = null;
+    this.pending = [];
+    this.backend.release(d);
+  }
+}
+
+export function createBackend(config: unknown): Backend {
+  return new PocketsphinxBackend((config ?? {}) as PocketsphinxBackendConfig);
+}

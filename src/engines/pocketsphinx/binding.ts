@@ -1,0 +1,273 @@
+/**
+ * Thin koffi binding over Debian's libpocketsphinx.so.3 (pocketsphinx 0.8+5prealpha C API, with
+ * sphinxbase's libsphinxbase.so.3 for config, logging and logmath).
+ *
+ * Only what Cochlea needs is bound: config from an argv (`cmd_ln_parse_r` + `ps_args()`), the
+ * decoder life cycle, raw-PCM processing, the hypothesis and the segment iterator (word, frames,
+ * posterior). `PocketsphinxDecoder` wraps one `ps_decoder_t` and is NOT thread-safe: use it from
+ * one thread only (Cochlea runs it inside worker threads; see ../worker-host.ts).
+ *
+ * Timing: every decoder is created with `-remove_silence no`. In 5prealpha the front end's VAD
+ * drops non-speech frames *before* the search when remove_silence is on, so `ps_seg_frames()`
+ * counts only kept frames and word times drift earlier by the length of every removed pause.
+ * With it off, frame n of an utterance is exactly n/frate seconds after the first sample fed
+ * since `ps_start_utt()`, and the caller (backend.ts) segments long audio itself. The VAD still
+ * runs, so `ps_get_in_speech()` remains a usable speech signal.
+ */
+import koffi, { type LibraryHandle } from 'koffi';
+import fs from 'node:fs';
+
+export interface PocketsphinxPaths {
+  /** Acoustic model directory (-hmm). */
+  hmm: string;
+  /** Language model (-lm), ARPA or binary. */
+  lm: string;
+  /** Pronunciation dictionary (-dict). */
+  dict: string;
+}
+
+export const DEFAULT_MODEL_DIR = '/usr/share/pocketsphinx/model/en-us';
+export const DEFAULT_PATHS: PocketsphinxPaths = {
+  hmm: `${DEFAULT_MODEL_DIR}/en-us`,
+  lm: `${DEFAULT_MODEL_DIR}/en-us.lm.bin`,
+  dict: `${DEFAULT_MODEL_DIR}/cmudict-en-us.dict`,
+};
+
+export interface PocketsphinxOptions extends Partial<PocketsphinxPaths> {
+  /** Shared library to load. Default: libpocketsphinx.so.3 (found by the dynamic loader). */
+  library?: string;
+  /** Extra decoder arguments, e.g. { '-beam': '1e-60' }. Applied after Cochlea's defaults. */
+  args?: Record<string, string>;
+}
+
+/** Frames per second of the default front end (-frate 100). */
+export const FRAME_RATE = 100;
+
+export interface RawSegment {
+  /** Token as the decoder reports it, e.g. "hello", "<sil>", "[NOISE]", "read(2)". */
+  word: string;
+  startFrame: number;
+  /** Inclusive last frame. */
+  endFrame: number;
+  /** Posterior probability in 0..1 (1 when the decoder has none, e.g. mid-utterance). */
+  prob: number;
+}
+
+type Ptr = bigint;
+
+interface Api {
+  err_set_logfp(fp: Ptr | null): void;
+  ps_args(): Ptr;
+  cmd_ln_parse_r(inout: Ptr | null, defn: Ptr, argc: number, argv: string[], strict: number): Ptr | null;
+  cmd_ln_free_r(cfg: Ptr): number;
+  ps_init(cfg: Ptr): Ptr | null;
+  ps_free(ps: Ptr): number;
+  ps_start_utt(ps: Ptr): number;
+  ps_start_stream(ps: Ptr): number;
+  ps_end_utt(ps: Ptr): number;
+  ps_process_raw(ps: Ptr, data: Int16Array, n: number, noSearch: number, fullUtt: number): number;
+  ps_get_hyp(ps: Ptr, outScore: null): string | null;
+  ps_get_in_speech(ps: Ptr): number;
+  ps_get_n_frames(ps: Ptr): number;
+  ps_get_logmath(ps: Ptr): Ptr;
+  logmath_exp(lmath: Ptr, logbP: number): number;
+  ps_seg_iter(ps: Ptr): Ptr | null;
+  ps_seg_next(seg: Ptr): Ptr | null;
+  ps_seg_word(seg: Ptr): string | null;
+  ps_seg_frames(seg: Ptr, sf: Int32Array, ef: Int32Array): void;
+  ps_seg_prob(seg: Ptr, ascr: null, lscr: null, lback: null): number;
+  ps_seg_free(seg: Ptr): void;
+}
+
+let api: Api | null = null;
+let loadedFrom: string | null = null;
+
+/** Load the shared libraries once per thread (koffi handles are per isolate). */
+export function loadPocketsphinx(library = 'libpocketsphinx.so.3'): Api {
+  if (api) {
+    if (loadedFrom !== library) throw new Error(`pocketsphinx already loaded from ${loadedFrom}`);
+    return api;
+  }
+  let ps: LibraryHandle;
+  let sb: LibraryHandle;
+  try {
+    ps = koffi.load(library);
+    // sphinxbase is a dependency of libpocketsphinx, already mapped; load it by soname to reach its symbols.
+    sb = koffi.load('libsphinxbase.so.3');
+  } catch (err) {
+    throw new Error(
+      `cannot load pocketsphinx (${library}): ${(err as Error).message}. ` +
+        'Install the Debian packages libpocketsphinx3 and pocketsphinx-en-us.',
+    );
+  }
+  const P = 'void *';
+  api = {
+    err_set_logfp: sb.func('err_set_logfp', 'void', [P]),
+    ps_args: ps.func('ps_args', P, []),
+    cmd_ln_parse_r: sb.func('cmd_ln_parse_r', P, [P, P, 'int32_t', 'const char **', 'int32_t']),
+    cmd_ln_free_r: sb.func('cmd_ln_free_r', 'int', [P]),
+    ps_init: ps.func('ps_init', P, [P]),
+    ps_free: ps.func('ps_free', 'int', [P]),
+    ps_start_utt: ps.func('ps_start_utt', 'int', [P]),
+    ps_start_stream: ps.func('ps_start_stream', 'int', [P]),
+    ps_end_utt: ps.func('ps_end_utt', 'int', [P]),
+    ps_process_raw: ps.func('ps_process_raw', 'int', [P, 'const int16_t *', 'size_t', 'int', 'int']),
+    ps_get_hyp: ps.func('ps_get_hyp', 'const char *', [P, P]),
+    ps_get_in_speech: ps.func('ps_get_in_speech', 'uint8_t', [P]),
+    ps_get_n_frames: ps.func('ps_get_n_frames', 'int', [P]),
+    ps_get_logmath: ps.func('ps_get_logmath', P, [P]),
+    logmath_exp: sb.func('logmath_exp', 'double', [P, 'int32_t']),
+    ps_seg_iter: ps.func('ps_seg_iter', P, [P]),
+    ps_seg_next: ps.func('ps_seg_next', P, [P]),
+    ps_seg_word: ps.func('ps_seg_word', 'const char *', [P]),
+    ps_seg_frames: ps.func('ps_seg_frames', 'void', [P, koffi.out('int *'), koffi.out('int *')]),
+    ps_seg_prob: ps.func('ps_seg_prob', 'int32_t', [P, P, P, P]),
+    ps_seg_free: ps.func('ps_seg_free', 'void', [P]),
+  } as unknown as Api;
+  // Silence sphinxbase's global logger (it writes to stderr otherwise). Per-decoder -logfn
+  // /dev/null below covers what ps_init re-opens.
+  api.err_set_logfp(null);
+  loadedFrom = library;
+  return api;
+}
+
+/**
+ * Filler / noise / sentence-boundary tokens pocketsphinx emits that are not words:
+ * <s>, </s>, <sil>, [NOISE], [BREATH], ++GARBAGE++ ...
+ */
+export function isFillerToken(word: string): boolean {
+  return /^(<.*>|\[.*\]|\+\+.*\+\+)$/.test(word) || word.length === 0;
+}
+
+/** "read(2)" → "read": strip the alternate-pronunciation suffix. */
+export function baseWord(word: string): string {
+  return word.replace(/\(\d+\)$/, '');
+}
+
+/** Float32 [-1,1] → int16 with clipping, into `out` (reused to avoid allocations). */
+export function floatToInt16(pcm: Float32Array, out?: Int16Array): Int16Array {
+  const dst = out && out.length >= pcm.length ? out.subarray(0, pcm.length) : new Int16Array(pcm.length);
+  for (let i = 0; i < pcm.length; i++) {
+    const s = pcm[i] * 32768;
+    dst[i] = s >= 32767 ? 32767 : s <= -32768 ? -32768 : s | 0;
+  }
+  return dst;
+}
+
+export class PocketsphinxDecoder {
+  private ps: Ptr | null;
+  private readonly lmath: Ptr;
+  private readonly api: Api;
+  private inUtt = false;
+  private readonly sf = new Int32Array(1);
+  private readonly ef = new Int32Array(1);
+  /** Samples fed in the current utterance. */
+  samplesInUtt = 0;
+
+  constructor(options: PocketsphinxOptions = {}) {
+    this.api = loadPocketsphinx(options.library);
+    const paths = { ...DEFAULT_PATHS, ...options };
+    for (const [k, p] of Object.entries({ hmm: paths.hmm, lm: paths.lm, dict: paths.dict })) {
+      if (!fs.existsSync(p)) throw new Error(`pocketsphinx ${k} not found: ${p} (install pocketsphinx-en-us)`);
+    }
+    const args: Record<string, string> = {
+      '-hmm': paths.hmm,
+      '-lm': paths.lm,
+      '-dict': paths.dict,
+      '-logfn': '/dev/null',
+      '-samprate': '16000',
+      '-frate': String(FRAME_RATE),
+      // See the module comment: keep every frame so frame indices are wall-clock times.
+      '-remove_silence': 'no',
+      // Lattice best path → posteriors for ps_seg_prob (default yes, spelled out on purpose).
+      '-bestpath': 'yes',
+      ...options.args,
+    };
+    const argv = Object.entries(args).flat();
+    const cfg = this.api.cmd_ln_parse_r(null, this.api.ps_args(), argv.length, argv, 1);
+    if (!cfg) throw new Error(`pocketsphinx: invalid configuration ${JSON.stringify(args)}`);
+    const ps = this.api.ps_init(cfg);
+    // ps_init retains the config; drop our reference either way.
+    this.api.cmd_ln_free_r(cfg);
+    if (!ps) throw new Error('pocketsphinx: ps_init failed (check model paths and arguments)');
+    this.ps = ps;
+    this.lmath = this.api.ps_get_logmath(ps);
+  }
+
+  private get handle(): Ptr {
+    if (this.ps === null) throw new Error('pocketsphinx decoder already freed');
+    return this.ps;
+  }
+
+  get inUtterance(): boolean {
+    return this.inUtt;
+  }
+
+  /** Reset stream-level state (noise estimate, CMN, frame counter) for unrelated new audio. */
+  startStream(): void {
+    if (this.inUtt) this.endUtt();
+    this.api.ps_start_stream(this.handle);
+  }
+
+  startUtt(): void {
+    if (this.inUtt) return;
+    if (this.api.ps_start_utt(this.handle) < 0) throw new Error('pocketsphinx: ps_start_utt failed');
+    this.inUtt = true;
+    this.samplesInUtt = 0;
+  }
+
+  /** Feed int16 PCM; decodes it (search runs as frames become available). */
+  processRaw(samples: Int16Array, fullUtt = false): void {
+    if (!this.inUtt) this.startUtt();
+    if (samples.length === 0) return;
+    const r = this.api.ps_process_raw(this.handle, samples, samples.length, 0, fullUtt ? 1 : 0);
+    if (r < 0) throw new Error('pocketsphinx: ps_process_raw failed');
+    this.samplesInUtt += samples.length;
+  }
+
+  endUtt(): void {
+    if (!this.inUtt) return;
+    this.inUtt = false;
+    if (this.api.ps_end_utt(this.handle) < 0) throw new Error('pocketsphinx: ps_end_utt failed');
+  }
+
+  inSpeech(): boolean {
+    return this.api.ps_get_in_speech(this.handle) !== 0;
+  }
+
+  nFrames(): number {
+    return this.api.ps_get_n_frames(this.handle);
+  }
+
+  hyp(): string {
+    return this.api.ps_get_hyp(this.handle, null) ?? '';
+  }
+
+  /**
+   * The segments of the current (or just ended) utterance. After `endUtt()` with -bestpath yes
+   * these come from the lattice and `prob` is the word posterior; mid-utterance they come from
+   * the backpointer table and `prob` is 1 (pocketsphinx reports no posterior there).
+   */
+  segments(): RawSegment[] {
+    const out: RawSegment[] = [];
+    let seg = this.api.ps_seg_iter(this.handle);
+    while (seg) {
+      const word = this.api.ps_seg_word(seg) ?? '';
+      this.api.ps_seg_frames(seg, this.sf, this.ef);
+      const logp = this.api.ps_seg_prob(seg, null, null, null);
+      let prob = this.api.logmath_exp(this.lmath, logp);
+      if (!Number.isFinite(prob)) prob = 0;
+      prob = Math.min(1, Math.max(0, prob));
+      out.push({ word, startFrame: this.sf[0], endFrame: this.ef[0], prob });
+      // ps_seg_next frees the iterator when it returns NULL.
+      seg = this.api.ps_seg_next(seg);
+    }
+    return out;
+  }
+
+  free(): void {
+    if (this.ps === null) return;
+    this.api.ps_free(this.ps);
+    this.ps = null;
+  }
+}

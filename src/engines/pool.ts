@@ -1,0 +1,446 @@
+/**
+ * A pool of worker threads, each hosting one backend instance (worker-host.ts).
+ *
+ * - Batch jobs wait in a FIFO queue (bounded by `maxQueue`) and run on the least-busy worker,
+ *   at most `jobsPerWorker` at a time per worker, so N parallel requests use N cores.
+ * - Streaming sessions are pinned to one worker for their life, placed on the worker with the
+ *   fewest sessions (running jobs break ties).
+ * - A worker that dies (uncaught error, exit) fails its in-flight jobs and sessions with an
+ *   EngineError('worker_crashed') and is replaced; queued jobs then run on the replacement.
+ * - `close()` rejects queued jobs, ends sessions and terminates every worker.
+ *
+ * Written here rather than taken from piscina/workerpool: sessions are stateful and pinned to a
+ * worker with their own message stream, which task-oriented pools do not model.
+ */
+import { Worker } from 'node:worker_threads';
+import os from 'node:os';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import type { BackendSpec } from './backend.ts';
+import type { EngineInfo, RecognitionResult, RecognizeOptions, SpeechEvent } from './types.ts';
+import type { MainToWorker, SessionOptions, VadSettings, WorkerInit, WorkerStats, WorkerToMain } from './protocol.ts';
+import { EngineError, engineErrorFrom } from './errors.ts';
+
+export interface WorkerPoolOptions {
+  backend: BackendSpec;
+  /** Worker threads. Default os.availableParallelism(). */
+  size?: number;
+  /** Batch jobs one worker runs at once. Default 1. */
+  jobsPerWorker?: number;
+  /** Batch jobs allowed to wait; beyond it recognize() rejects with 'queue_full'. Default 1000. */
+  maxQueue?: number;
+  /** Silero VAD for streaming endpointing; without it the backend's inSpeech() is used. */
+  vad?: VadSettings;
+  /** Max audio one session feeds per worker pass, seconds. Default 0.25. */
+  passSeconds?: number;
+  /** Reset a streaming segment that saw no speech for this long, seconds. Default 5. */
+  idleResetSeconds?: number;
+  /** Milliseconds to wait before restarting a worker that crashed again quickly. Default 1000. */
+  restartBackoffMs?: number;
+  /** Per-worker V8 limits. */
+  resourceLimits?: import('node:worker_threads').ResourceLimits;
+}
+
+interface Job {
+  id: number;
+  pcm: Float32Array;
+  options: Omit<RecognizeOptions, 'signal'>;
+  signal?: AbortSignal;
+  onAbort?: () => void;
+  resolve: (r: RecognitionResult) => void;
+  reject: (e: Error) => void;
+  slot?: Slot;
+}
+
+export interface SessionHandlers {
+  onEvent(event: SpeechEvent): void;
+  /** Cumulative samples the worker has decoded. */
+  onProgress(consumed: number): void;
+  /** The session is gone (normally after isLast, after abort, or because of an error). */
+  onClosed(): void;
+}
+
+export interface PoolSession {
+  readonly id: string;
+  push(pcm: Float32Array): void;
+  finalize(): void;
+  end(): void;
+  abort(): void;
+}
+
+interface SessionRec {
+  id: string;
+  handlers: SessionHandlers;
+  slot: Slot;
+  closed: boolean;
+}
+
+class Slot {
+  worker!: Worker;
+  ready = false;
+  jobs = new Map<number, Job>();
+  sessions = new Map<string, SessionRec>();
+  stats = new Map<number, { resolve: (s: WorkerStats) => void; reject: (e: Error) => void }>();
+  startedAt = 0;
+  dead = false;
+  constructor(readonly index: number) {}
+}
+
+let sessionCounter = 0;
+
+const HOST_URL = new URL('./worker-host.ts', import.meta.url);
+
+/**
+ * How to start a worker on worker-host.ts. When running from TypeScript sources under tsx, a
+ * worker does NOT get tsx's loader from the inherited execArgv (Node 20: `--import tsx` in a
+ * worker's execArgv still fails with 'Unknown file extension ".ts"'; verified), so the worker
+ * starts from a tiny eval'd bootstrap that registers tsx's ESM hooks via its public API
+ * (`tsx/esm/api` register()) and then imports the host. Compiled .js builds start the host
+ * directly.
+ */
+function workerEntry(): [string | URL, { eval?: boolean }] {
+  if (!HOST_URL.pathname.endsWith('.ts')) return [HOST_URL, {}];
+  const tsxApi = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api')).href.replace(/\.cjs$/, '.mjs');
+  const code =
+    `import(${JSON.stringify(tsxApi)})` +
+    `.then((tsx) => { tsx.register(); return import(${JSON.stringify(HOST_URL.href)}); })` +
+    `.catch((err) => { setImmediate(() => { throw err; }); });`;
+  return [code, { eval: true }];
+}
+
+export class WorkerPool {
+  readonly size: number;
+  private readonly slots: Slot[] = [];
+  private readonly queue: Job[] = [];
+  private readonly opts: Required<Omit<WorkerPoolOptions, 'vad' | 'resourceLimits'>> & Pick<WorkerPoolOptions, 'vad' | 'resourceLimits'>;
+  private nextId = 1;
+  private closed = false;
+  private initPromise: Promise<EngineInfo> | null = null;
+  private infoValue: EngineInfo | null = null;
+  /** Worker threads started since construction (initial ones and restarts). */
+  workersStarted = 0;
+
+  constructor(options: WorkerPoolOptions) {
+    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    this.opts = {
+      size: os.availableParallelism(),
+      jobsPerWorker: 1,
+      maxQueue: 1000,
+      passSeconds: 0.25,
+      idleResetSeconds: 5,
+      restartBackoffMs: 1000,
+      ...(given as Partial<WorkerPoolOptions>),
+      backend: options.backend,
+    };
+    if (!Number.isInteger(this.opts.size) || this.opts.size < 1) throw new Error(`invalid worker count ${this.opts.size}`);
+    this.size = this.opts.size;
+  }
+
+  get info(): EngineInfo | null {
+    return this.infoValue;
+  }
+
+  /** Start all workers; resolves once each has loaded its backend. Idempotent. */
+  init(): Promise<EngineInfo> {
+    if (this.closed) return Promise.reject(new EngineError('closed', 'worker pool closed'));
+    this.initPromise ??= (async () => {
+      const readies: Promise<EngineInfo>[] = [];
+      for (let i = 0; i < this.size; i++) {
+        const slot = new Slot(i);
+        this.slots.push(slot);
+        readies.push(this.spawn(slot));
+      }
+      try {
+        const infos = await Promise.all(readies);
+        this.infoValue = infos[0];
+        return infos[0];
+      } catch (err) {
+        await this.close();
+        throw err;
+      }
+    })();
+    return this.initPromise;
+  }
+
+  private spawn(slot: Slot): Promise<EngineInfo> {
+    const init: WorkerInit = {
+      backend: this.opts.backend,
+      vad: this.opts.vad,
+      passSeconds: this.opts.passSeconds,
+      idleResetSeconds: this.opts.idleResetSeconds,
+    };
+    const [entry, entryOpts] = workerEntry();
+    const worker = new Worker(entry, {
+      ...entryOpts,
+      workerData: init,
+      resourceLimits: this.opts.resourceLimits,
+      name: `cochlea-engine-${slot.index}`,
+    });
+    slot.worker = worker;
+    slot.ready = false;
+    slot.dead = false;
+    slot.startedAt = Date.now();
+    this.workersStarted++;
+    return new Promise<EngineInfo>((resolve, reject) => {
+      let settled = false;
+      worker.on('message', (msg: WorkerToMain) => {
+        if (msg.t === 'ready') {
+          slot.ready = true;
+          settled = true;
+          resolve(msg.info);
+          this.dispatch();
+          return;
+        }
+        if (msg.t === 'init_error') {
+          settled = true;
+          reject(new EngineError('backend_error', `engine worker failed to start: ${msg.message}`));
+          void worker.terminate();
+          return;
+        }
+        this.onMessage(slot, msg);
+      });
+      const onDeath = (err: Error) => {
+        if (slot.worker !== worker || slot.dead) return;
+        slot.dead = true;
+        slot.ready = false;
+        if (!settled) {
+          settled = true;
+          reject(new EngineError('backend_error', `engine worker failed to start: ${err.message}`));
+        }
+        this.onWorkerDeath(slot, err);
+      };
+      worker.on('error', (err) => onDeath(err));
+      worker.on('exit', (code) => onDeath(new Error(`engine worker exited with code ${code}`)));
+    });
+  }
+
+  private onWorkerDeath(slot: Slot, err: Error): void {
+    const e = new EngineError('worker_crashed', `engine worker ${slot.index} crashed: ${err.message}`);
+    for (const job of slot.jobs.values()) this.settleJob(job, e);
+    slot.jobs.clear();
+    for (const s of slot.sessions.values()) {
+      if (s.closed) continue;
+      s.closed = true;
+      s.handlers.onEvent({ type: 'error', message: e.message, code: e.code });
+      s.handlers.onClosed();
+    }
+    slot.sessions.clear();
+    for (const st of slot.stats.values()) st.reject(e);
+    slot.stats.clear();
+    if (this.closed) return;
+    const quick = Date.now() - slot.startedAt < 5000;
+    const delay = quick ? this.opts.restartBackoffMs : 0;
+    setTimeout(() => {
+      if (this.closed) return;
+      this.spawn(slot).catch(() => {
+        /* its death handler schedules the next attempt */
+      });
+    }, delay).unref();
+  }
+
+  private onMessage(slot: Slot, msg: WorkerToMain): void {
+    switch (msg.t) {
+      case 'result':
+      case 'error': {
+        const job = slot.jobs.get(msg.id);
+        if (!job) return;
+        slot.jobs.delete(msg.id);
+        if (msg.t === 'result') this.settleJob(job, null, msg.result);
+        else this.settleJob(job, engineErrorFrom(msg.message, msg.code));
+        this.dispatch();
+        return;
+      }
+      case 'event': {
+        const s = slot.sessions.get(msg.sid);
+        if (s && !s.closed) s.handlers.onEvent(msg.event);
+        return;
+      }
+      case 'progress': {
+        const s = slot.sessions.get(msg.sid);
+        if (s && !s.closed) s.handlers.onProgress(msg.consumed);
+        return;
+      }
+      case 'closed': {
+        const s = slot.sessions.get(msg.sid);
+        slot.sessions.delete(msg.sid);
+        if (s && !s.closed) {
+          s.closed = true;
+          s.handlers.onClosed();
+        }
+        return;
+      }
+      case 'stats': {
+        const st = slot.stats.get(msg.id);
+        slot.stats.delete(msg.id);
+        st?.resolve(msg.stats);
+        return;
+      }
+    }
+  }
+
+  private settleJob(job: Job, err: Error | null, result?: RecognitionResult): void {
+    if (job.onAbort) job.signal?.removeEventListener('abort', job.onAbort);
+    if (err) job.reject(err);
+    else job.resolve(result!);
+  }
+
+  recognize(pcm: Float32Array, options: RecognizeOptions = {}): Promise<RecognitionResult> {
+    if (this.closed) return Promise.reject(new EngineError('closed', 'engine closed'));
+    if (options.signal?.aborted) return Promise.reject(new EngineError('aborted', 'recognition aborted'));
+    if (this.queue.length >= this.opts.maxQueue) {
+      return Promise.reject(new EngineError('queue_full', `recognition queue full (${this.opts.maxQueue} waiting)`));
+    }
+    const { signal, ...rest } = options;
+    return new Promise<RecognitionResult>((resolve, reject) => {
+      const job: Job = { id: this.nextId++, pcm, options: rest, signal, resolve, reject };
+      if (signal) {
+        job.onAbort = () => {
+          const qi = this.queue.indexOf(job);
+          if (qi >= 0) this.queue.splice(qi, 1);
+          if (job.slot) {
+            job.slot.jobs.delete(job.id);
+            this.post(job.slot, { t: 'cancel', id: job.id });
+            // The worker stops at its next slice; its slot is free for dispatch from now on.
+            job.slot = undefined;
+          }
+          reject(new EngineError('aborted', 'recognition aborted'));
+          this.dispatch();
+        };
+        signal.addEventListener('abort', job.onAbort, { once: true });
+      }
+      this.queue.push(job);
+      if (!this.initPromise) void this.init().catch(() => undefined);
+      this.dispatch();
+    });
+  }
+
+  private dispatch(): void {
+    while (this.queue.length > 0) {
+      let best: Slot | null = null;
+      for (const s of this.slots) {
+        if (!s.ready || s.jobs.size >= this.opts.jobsPerWorker) continue;
+        if (!best || s.jobs.size < best.jobs.size || (s.jobs.size === best.jobs.size && s.sessions.size < best.sessions.size)) {
+          best = s;
+        }
+      }
+      if (!best) return;
+      const job = this.queue.shift()!;
+      job.slot = best;
+      best.jobs.set(job.id, job);
+      this.post(best, { t: 'recognize', id: job.id, pcm: job.pcm, options: job.options });
+    }
+  }
+
+  private post(slot: Slot, msg: MainToWorker): void {
+    if (slot.dead) return;
+    slot.worker.postMessage(msg);
+  }
+
+  /** Pick the worker for a new session: fewest sessions, then fewest running jobs. */
+  private pickSessionSlot(): Slot {
+    let best: Slot | null = null;
+    for (const s of this.slots) {
+      if (s.dead) continue;
+      const load = s.sessions.size * 2 + s.jobs.size + (s.ready ? 0 : 1);
+      const bestLoad = best ? best.sessions.size * 2 + best.jobs.size + (best.ready ? 0 : 1) : Infinity;
+      if (load < bestLoad) best = s;
+    }
+    if (!best) throw new EngineError('worker_crashed', 'no engine worker available');
+    return best;
+  }
+
+  openSession(options: SessionOptions, handlers: SessionHandlers): PoolSession {
+    if (this.closed) throw new EngineError('closed', 'engine closed');
+    if (this.slots.length === 0) throw new EngineError('closed', 'engine not initialized (call init() first)');
+    const slot = this.pickSessionSlot();
+    const id = `s${++sessionCounter}`;
+    const rec: SessionRec = { id, handlers, slot, closed: false };
+    slot.sessions.set(id, rec);
+    // Messages to a worker that is still starting are queued by its port and run after init.
+    this.post(slot, { t: 'open', sid: id, options });
+    const send = (msg: MainToWorker) => {
+      if (!rec.closed) this.post(slot, msg);
+    };
+    return {
+      id,
+      push: (pcm) => send({ t: 'audio', sid: id, pcm }),
+      finalize: () => send({ t: 'finalize', sid: id }),
+      end: () => send({ t: 'end', sid: id }),
+      abort: () => {
+        if (rec.closed) return;
+        send({ t: 'abort', sid: id });
+        // The worker frees it at once; stop routing its events now.
+        rec.closed = true;
+        slot.sessions.delete(id);
+        handlers.onClosed();
+      },
+    };
+  }
+
+  /** Per-worker statistics (sessions, decoders, memory). */
+  async stats(): Promise<(WorkerStats & { index: number; jobs: number; queued: number })[]> {
+    return Promise.all(
+      this.slots.map(
+        (slot) =>
+          new Promise<WorkerStats & { index: number; jobs: number; queued: number }>((resolve, reject) => {
+            if (slot.dead) return reject(new EngineError('worker_crashed', `worker ${slot.index} is restarting`));
+            const id = this.nextId++;
+            slot.stats.set(id, { resolve: (s) => resolve({ ...s, index: slot.index, jobs: slot.jobs.size, queued: this.queue.length }), reject });
+            this.post(slot, { t: 'stats', id });
+          }),
+      ),
+    );
+  }
+
+  /** Synchronous view of the main thread's bookkeeping: jobs/sessions per worker, queue length. */
+  load(): { queued: number; workers: { index: number; ready: boolean; jobs: number; sessions: number }[] } {
+    return {
+      queued: this.queue.length,
+      workers: this.slots.map((s) => ({ index: s.index, ready: s.ready && !s.dead, jobs: s.jobs.size, sessions: s.sessions.size })),
+    };
+  }
+
+  /** Live worker thread ids (changes when a worker is restarted). */
+  workerThreadIds(): number[] {
+    return this.slots.map((s) => s.worker.threadId);
+  }
+
+  /** Test hook: make worker `index` throw an uncaught error. */
+  crashWorkerForTest(index: number): void {
+    const slot = this.slots[index];
+    if (slot) this.post(slot, { t: 'crash' });
+  }
+
+  /** Resolves when every worker is up (e.g. after a crash restart). */
+  async whenAllReady(timeoutMs = 30000): Promise<void> {
+    const t0 = Date.now();
+    while (!this.slots.every((s) => s.ready && !s.dead)) {
+      if (Date.now() - t0 > timeoutMs) throw new Error('workers not ready in time');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const e = new EngineError('closed', 'engine closed');
+    for (const job of this.queue.splice(0)) this.settleJob(job, e);
+    const terms: Promise<number>[] = [];
+    for (const slot of this.slots) {
+      for (const job of slot.jobs.values()) this.settleJob(job, e);
+      slot.jobs.clear();
+      for (const s of slot.sessions.values()) {
+        if (s.closed) continue;
+        s.closed = true;
+        s.handlers.onEvent({ type: 'error', message: 'engine closed', code: 'closed' });
+        s.handlers.onClosed();
+      }
+      slot.sessions.clear();
+      for (const st of slot.stats.values()) st.reject(e);
+      slot.stats.clear();
+      slot.dead = true;
+      if (slot.worker) terms.push(slot.worker.terminate());
+    }
+    await Promise.allSettled(terms);
+  }
+}

@@ -1,0 +1,497 @@
+/**
+ * Worker-thread entry point, generic over `Backend` (see backend.ts). Loaded by pool.ts as
+ * `new Worker(new URL('./worker-host.ts', import.meta.url))`; the backend module comes from
+ * `workerData.backend.module` by dynamic import.
+ *
+ * Batch jobs: `backend.recognize()` per job (backends are expected to yield between slices so
+ * streaming passes interleave; pocketsphinx does).
+ *
+ * Streaming: each session's audio and control messages (finalize/end) are queued in arrival
+ * order. A pass takes up to `passSeconds` of pending audio from every session, calls
+ * `backend.decodeReady()` once with all of them, then per session: emits a `partial` when the
+ * hypothesis text changed, tracks speech (Silero VAD via sherpa-onnx `Vad` when configured,
+ * else the decoder's `inSpeech()` plus its word times) and ends the segment on endpoint
+ * (trailing non-speech ≥ endpointSilenceMs after speech), max_words or max_length. Control
+ * messages run once the audio queued before them has been decoded. One pass at a time, each
+ * scheduled with setImmediate, so control messages and aborts are served between passes.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import type { Backend, StreamingDecoder } from './backend.ts';
+import type { EngineWord, SpeechEvent, FinalReason } from './types.ts';
+import { ENGINE_SAMPLE_RATE } from './types.ts';
+import type { MainToWorker, SessionOptions, WorkerInit, WorkerToMain, VadSettings } from './protocol.ts';
+
+const SR = ENGINE_SAMPLE_RATE;
+const VAD_WINDOW = 512; // Silero v4/v5 window at 16 kHz
+
+if (!parentPort) throw new Error('worker-host.ts must run in a worker thread');
+const port = parentPort;
+const init = workerData as WorkerInit;
+
+function post(msg: WorkerToMain): void {
+  port.postMessage(msg);
+}
+
+/** The subset of sherpa-onnx-node's `Vad` this file uses (the package ships no typings). */
+interface SherpaVad {
+  acceptWaveform(samples: Float32Array): void;
+  isDetected(): boolean;
+  isEmpty(): boolean;
+  pop(): void;
+  reset(): void;
+}
+type SherpaVadCtor = new (config: object, bufferSizeInSeconds: number) => SherpaVad;
+let VadCtor: SherpaVadCtor | null = null;
+
+function createVad(v: VadSettings): SherpaVad {
+  if (!VadCtor) {
+    // Loaded only when a VAD model is configured: onnxruntime is heavy.
+    const require = createRequire(import.meta.url);
+    VadCtor = (require('sherpa-onnx-node') as { Vad: SherpaVadCtor }).Vad;
+  }
+  return new VadCtor(
+    {
+      sileroVad: {
+        model: v.model,
+        threshold: v.threshold,
+        minSpeechDuration: v.minSpeechSeconds,
+        minSilenceDuration: v.minSilenceSeconds,
+        windowSize: VAD_WINDOW,
+        // We only read isDetected() and pop segments at once; keep sherpa's own splitting off.
+        maxSpeechDuration: 1e6,
+      },
+      sampleRate: SR,
+      numThreads: 1,
+      debug: false,
+    },
+    // Segment buffer; we pop segments immediately, so this only has to hold one.
+    30,
+  );
+}
+
+type Item = { kind: 'audio'; pcm: Float32Array; off: number } | { kind: 'finalize' } | { kind: 'end' };
+
+interface Session {
+  id: string;
+  opts: SessionOptions;
+  decoder: StreamingDecoder;
+  vad: SherpaVad | null;
+  vadRemainder: Float32Array;
+  vadRemainderLen: number;
+  /** Samples since the session start that the VAD has seen. */
+  vadPos: number;
+  items: Item[];
+  /** Absolute sample where the current segment starts. */
+  segStart: number;
+  segSamples: number;
+  consumed: number;
+  lastText: string;
+  speech: boolean;
+  hadSpeech: boolean;
+  silenceSamples: number;
+  segDecodeSeconds: number;
+}
+
+let backend: Backend;
+const sessions = new Map<string, Session>();
+const jobs = new Map<number, AbortController>();
+let passScheduled = false;
+
+async function start(): Promise<void> {
+  const mod = (await import(init.backend.module)) as { createBackend?: (config: unknown) => Backend };
+  if (typeof mod.createBackend !== 'function') {
+    throw new Error(`backend module ${init.backend.module} does not export createBackend()`);
+  }
+  backend = mod.createBackend(init.backend.config);
+  await backend.init();
+  if (init.vad) createVad(init.vad); // fail fast on a bad model path
+}
+
+const ready = start().then(
+  () => {
+    post({ t: 'ready', info: backend.info });
+    return true;
+  },
+  (err: unknown) => {
+    post({ t: 'init_error', message: errMessage(err) });
+    return false;
+  },
+);
+
+port.on('message', (msg: MainToWorker) => {
+  void ready.then((ok) => {
+    if (ok) handle(msg);
+    else if (msg.t === 'recognize') post({ t: 'error', id: msg.id, message: 'engine failed to start', code: 'backend_error' });
+  });
+});
+
+function errMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+function errCode(err: unknown): string | undefined {
+  const c = (err as { code?: unknown })?.code;
+  return typeof c === 'string' ? c : undefined;
+}
+
+function handle(msg: MainToWorker): void {
+  switch (msg.t) {
+    case 'recognize':
+      void runJob(msg.id, msg.pcm, msg.options);
+      return;
+    case 'cancel':
+      jobs.get(msg.id)?.abort();
+      return;
+    case 'open':
+      openSession(msg.sid, msg.options);
+      return;
+    case 'audio': {
+      const s = sessions.get(msg.sid);
+      if (s && msg.pcm.length > 0) {
+        s.items.push({ kind: 'audio', pcm: msg.pcm, off: 0 });
+        schedulePass();
+      }
+      return;
+    }
+    case 'finalize':
+    case 'end': {
+      const s = sessions.get(msg.sid);
+      if (s) {
+        s.items.push({ kind: msg.t });
+        schedulePass();
+      }
+      return;
+    }
+    case 'abort': {
+      const s = sessions.get(msg.sid);
+      if (s) closeSession(s);
+      return;
+    }
+    case 'stats': {
+      const m = process.memoryUsage();
+      const bs = (backend as { stats?: () => Record<string, number> }).stats?.();
+      post({ t: 'stats', id: msg.id, stats: { sessions: sessions.size, backend: bs, rss: m.rss, heapUsed: m.heapUsed } });
+      return;
+    }
+    case 'crash':
+      setImmediate(() => {
+        throw new Error('worker crash requested (test hook)');
+      });
+      return;
+  }
+}
+
+async function runJob(id: number, pcm: Float32Array, options: MainToWorker & { t: 'recognize' } extends { options: infer O } ? O : never) {
+  const ac = new AbortController();
+  jobs.set(id, ac);
+  try {
+    const result = await backend.recognize(pcm, { ...options, signal: ac.signal });
+    if (!ac.signal.aborted) post({ t: 'result', id, result });
+  } catch (err) {
+    post({ t: 'error', id, message: errMessage(err), code: errCode(err) ?? 'backend_error' });
+  } finally {
+    jobs.delete(id);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streaming sessions
+
+function openSession(sid: string, opts: SessionOptions): void {
+  let decoder: StreamingDecoder;
+  try {
+    decoder = backend.createDecoder({ language: opts.language, keywords: opts.keywords });
+  } catch (err) {
+    post({ t: 'event', sid, event: { type: 'error', message: errMessage(err), code: errCode(err) } });
+    post({ t: 'closed', sid });
+    return;
+  }
+  let vad: SherpaVad | null = null;
+  if (init.vad) {
+    try {
+      vad = createVad(init.vad);
+    } catch (err) {
+      decoder.free();
+      post({ t: 'event', sid, event: { type: 'error', message: `VAD: ${errMessage(err)}`, code: 'backend_error' } });
+      post({ t: 'closed', sid });
+      return;
+    }
+  }
+  sessions.set(sid, {
+    id: sid,
+    opts,
+    decoder,
+    vad,
+    vadRemainder: new Float32Array(VAD_WINDOW),
+    vadRemainderLen: 0,
+    vadPos: 0,
+    items: [],
+    segStart: 0,
+    segSamples: 0,
+    consumed: 0,
+    lastText: '',
+    speech: false,
+    hadSpeech: false,
+    silenceSamples: 0,
+    segDecodeSeconds: 0,
+  });
+}
+
+function closeSession(s: Session): void {
+  if (!sessions.delete(s.id)) return;
+  s.items = [];
+  try {
+    s.decoder.free();
+  } catch {
+    /* already broken; nothing more to free */
+  }
+  s.vad = null;
+  post({ t: 'closed', sid: s.id });
+}
+
+function emit(s: Session, event: SpeechEvent): void {
+  post({ t: 'event', sid: s.id, event });
+}
+
+function failSession(s: Session, err: unknown): void {
+  emit(s, { type: 'error', message: errMessage(err), code: errCode(err) ?? 'backend_error' });
+  closeSession(s);
+}
+
+function schedulePass(): void {
+  if (passScheduled) return;
+  passScheduled = true;
+  setImmediate(pass);
+}
+
+/** Take up to `max` samples of queued audio (stops at a control item). */
+function takeAudio(s: Session, max: number): Float32Array | null {
+  const parts: Float32Array[] = [];
+  let n = 0;
+  while (n < max && s.items.length > 0) {
+    const it = s.items[0];
+    if (it.kind !== 'audio') break;
+    const take = Math.min(max - n, it.pcm.length - it.off);
+    parts.push(it.pcm.subarray(it.off, it.off + take));
+    n += take;
+    it.off += take;
+    if (it.off >= it.pcm.length) s.items.shift();
+  }
+  if (n === 0) return null;
+  if (parts.length === 1) return parts[0];
+  const out = new Float32Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** Run finalize/end items at the head of the queue. Returns false if the session closed. */
+function runControls(s: Session): boolean {
+  while (s.items.length > 0 && s.items[0].kind !== 'audio') {
+    const it = s.items.shift()!;
+    if (it.kind === 'finalize') {
+      if (!endSegment(s, 'finalize', true, false)) return false;
+    } else {
+      if (s.speech && s.opts.vadEvents) emit(s, { type: 'speech_ended', timestamp: round3((s.segStart + s.segSamples) / SR) });
+      s.speech = false;
+      if (!endSegment(s, 'end_of_stream', false, true)) return false;
+      closeSession(s);
+      return false;
+    }
+  }
+  return true;
+}
+
+function pass(): void {
+  passScheduled = false;
+  const maxSamples = Math.max(VAD_WINDOW, Math.round(init.passSeconds * SR));
+  const fed: { s: Session; pcm: Float32Array }[] = [];
+  for (const s of [...sessions.values()]) {
+    if (!runControls(s)) continue;
+    const pcm = takeAudio(s, maxSamples);
+    if (!pcm) continue;
+    try {
+      s.decoder.accept(pcm);
+      fed.push({ s, pcm });
+    } catch (err) {
+      failSession(s, err);
+    }
+  }
+  if (fed.length > 0) {
+    const t0 = performance.now();
+    try {
+      backend.decodeReady(fed.map((f) => f.s.decoder));
+    } catch {
+      // Find the culprit(s): decode one by one (decoders that already ran have nothing left).
+      for (const f of fed) {
+        try {
+          backend.decodeReady([f.s.decoder]);
+        } catch (err) {
+          failSession(f.s, err);
+        }
+      }
+    }
+    const share = (performance.now() - t0) / 1000 / fed.length;
+    for (const { s, pcm } of fed) {
+      if (!sessions.has(s.id)) continue;
+      s.segDecodeSeconds += share;
+      try {
+        afterDecode(s, pcm);
+      } catch (err) {
+        failSession(s, err);
+      }
+    }
+  }
+  let more = false;
+  for (const s of [...sessions.values()]) {
+    if (!runControls(s)) continue;
+    if (s.items.length > 0) more = true;
+  }
+  if (more) schedulePass();
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+function absWords(words: EngineWord[], offsetSamples: number): EngineWord[] {
+  const off = offsetSamples / SR;
+  return words.map((w) => ({ ...w, start: round3(w.start + off), end: round3(w.end + off) }));
+}
+
+function afterDecode(s: Session, pcm: Float32Array): void {
+  const n = pcm.length;
+  s.segSamples += n;
+  s.consumed += n;
+  post({ t: 'progress', sid: s.id, consumed: s.consumed });
+
+  const hyp = s.decoder.hypothesis();
+  if (s.vad) runVad(s, pcm);
+  else trackSpeechFromDecoder(s, hyp.words);
+
+  if (hyp.text !== s.lastText) {
+    s.lastText = hyp.text;
+    if (hyp.text !== '') {
+      const words = absWords(hyp.words, s.segStart);
+      emit(s, {
+        type: 'partial',
+        text: hyp.text,
+        words,
+        start: words.length ? words[0].start : round3(s.segStart / SR),
+        end: words.length ? words[words.length - 1].end : round3((s.segStart + s.segSamples) / SR),
+      });
+    }
+  }
+
+  const o = s.opts;
+  if (o.maxWords > 0 && hyp.words.length >= o.maxWords) {
+    endSegment(s, 'max_words', false, false);
+  } else if (s.hadSpeech && !s.speech && s.silenceSamples >= (o.endpointSilenceMs / 1000) * SR) {
+    endSegment(s, 'endpoint', false, false);
+  } else if (s.segSamples >= o.maxSegmentSeconds * SR) {
+    endSegment(s, 'max_length', false, false);
+  } else if (!s.hadSpeech && !s.speech && hyp.words.length === 0 && s.segSamples >= init.idleResetSeconds * SR) {
+    // Nothing but non-speech so far: restart the segment to keep decoder state small.
+    endSegment(s, 'endpoint', false, false);
+  }
+}
+
+/** Speech state from the recognizer: inSpeech() plus the end time of its last word. */
+function trackSpeechFromDecoder(s: Session, words: EngineWord[]): void {
+  const inSpeech = s.decoder.inSpeech ? s.decoder.inSpeech() : true;
+  const lastEnd = words.length ? Math.round(words[words.length - 1].end * SR) : 0;
+  if (inSpeech) {
+    s.hadSpeech = true;
+    s.silenceSamples = 0;
+    if (!s.speech) {
+      s.speech = true;
+      if (s.opts.vadEvents) {
+        const startSample = words.length ? Math.round(words[words.length - 1].start * SR) : 0;
+        emit(s, { type: 'speech_started', timestamp: round3((s.segStart + startSample) / SR) });
+      }
+    }
+  } else {
+    if (s.speech) {
+      s.speech = false;
+      if (s.opts.vadEvents) emit(s, { type: 'speech_ended', timestamp: round3((s.segStart + lastEnd) / SR) });
+    }
+    if (s.hadSpeech) s.silenceSamples = Math.max(0, s.segSamples - lastEnd);
+  }
+}
+
+/** Speech state from Silero, window by window, with sherpa's hysteresis compensated in timestamps. */
+function runVad(s: Session, pcm: Float32Array): void {
+  const v = init.vad!;
+  const vad = s.vad!;
+  let i = 0;
+  while (i < pcm.length) {
+    const take = Math.min(VAD_WINDOW - s.vadRemainderLen, pcm.length - i);
+    s.vadRemainder.set(pcm.subarray(i, i + take), s.vadRemainderLen);
+    s.vadRemainderLen += take;
+    i += take;
+    if (s.vadRemainderLen < VAD_WINDOW) break;
+    s.vadRemainderLen = 0;
+    vad.acceptWaveform(s.vadRemainder.slice());
+    s.vadPos += VAD_WINDOW;
+    const detected = vad.isDetected();
+    while (!vad.isEmpty()) vad.pop(); // we do not use its buffered segments; free them
+    if (detected) {
+      s.hadSpeech = true;
+      s.silenceSamples = 0;
+      if (!s.speech) {
+        s.speech = true;
+        if (s.opts.vadEvents) {
+          const t = Math.max(0, s.vadPos - VAD_WINDOW - v.minSpeechSeconds * SR);
+          emit(s, { type: 'speech_started', timestamp: round3(t / SR) });
+        }
+      }
+    } else if (s.speech) {
+      s.speech = false;
+      s.silenceSamples = v.minSilenceSeconds * SR;
+      if (s.opts.vadEvents) {
+        const t = Math.max(0, s.vadPos - v.minSilenceSeconds * SR);
+        emit(s, { type: 'speech_ended', timestamp: round3(t / SR) });
+      }
+    } else if (s.hadSpeech) {
+      s.silenceSamples += VAD_WINDOW;
+    }
+  }
+}
+
+/** Close the current segment and emit its final. Returns false if the session failed. */
+function endSegment(s: Session, reason: FinalReason, fromFinalize: boolean, isLast: boolean): boolean {
+  const t0 = performance.now();
+  let hyp;
+  try {
+    hyp = s.decoder.endSegment();
+  } catch (err) {
+    failSession(s, err);
+    return false;
+  }
+  const decodeSeconds = s.segDecodeSeconds + (performance.now() - t0) / 1000;
+  const words = absWords(hyp.words, s.segStart);
+  const segEnd = s.segStart + s.segSamples;
+  if (hyp.text !== '' || fromFinalize || isLast) {
+    emit(s, {
+      type: 'final',
+      text: hyp.text,
+      words,
+      start: words.length ? words[0].start : round3(s.segStart / SR),
+      end: words.length ? words[words.length - 1].end : round3(segEnd / SR),
+      reason,
+      fromFinalize,
+      isLast,
+      decodeSeconds: round3(decodeSeconds),
+    });
+  }
+  s.segStart = segEnd;
+  s.segSamples = 0;
+  s.segDecodeSeconds = 0;
+  s.lastText = '';
+  s.hadSpeech = s.speech;
+  s.silenceSamples = 0;
+  return true;
+}

@@ -1,0 +1,104 @@
+/**
+ * Shared pieces for the audio tests: the real source clip, fixture generation with ffmpeg/sox
+ * into a temp dir (never committed), an independent reference decode (ffmpeg → f32le 16 kHz),
+ * and comparison metrics.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { SPEECH_DIR, sharedAvailable } from '../helpers/speech.ts';
+
+export { sharedAvailable };
+
+/** The real source clip: JFK, 11 s, stereo 44.1 kHz 24-bit FLAC. */
+export const SOURCE_CLIP = path.join(SPEECH_DIR, 'en_jfk', 'orig', 'jfk.flac');
+
+export function skipWithoutSpeech(what: string): string | false {
+  return fs.existsSync(SOURCE_CLIP) ? false : `${what} skipped: real speech ${SOURCE_CLIP} not found (needs ../shared beside the repo)`;
+}
+
+export function have(bin: string): boolean {
+  return spawnSync(bin, ['-version'], { stdio: 'ignore' }).status === 0 || spawnSync(bin, ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+export function tempDir(tag: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `cochlea-audio-test-${tag}-`));
+}
+
+export function ffmpeg(args: string[]): void {
+  execFileSync('ffmpeg', ['-hide_banner', '-v', 'error', '-y', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/**
+ * Independent reference decode: ffmpeg (its own demuxers/decoders, swr resampler — not the soxr
+ * path Cochlea uses) to 16 kHz mono f32le, channels averaged.
+ * `inputArgs` go before -i (e.g. a raw format description).
+ */
+export function referenceDecode(file: string, inputArgs: string[] = []): Float32Array {
+  const b = execFileSync(
+    'ffmpeg',
+    ['-hide_banner', '-v', 'error', ...inputArgs, '-i', file, '-af', 'aresample=osr=16000:ochl=mono:rematrix_maxval=1', '-f', 'f32le', '-'],
+    { maxBuffer: 1 << 30 },
+  );
+  const f = new Float32Array(b.length / 4);
+  new Uint8Array(f.buffer).set(b.subarray(0, f.length * 4));
+  // Cochlea promises samples in [-1, 1]; clip the reference the same way (matters for float
+  // sources whose resampled peaks overshoot full scale).
+  for (let i = 0; i < f.length; i++) f[i] = Math.max(-1, Math.min(1, f[i]));
+  return f;
+}
+
+/** SNR (dB) of `x` against reference `ref` over their common length. */
+export function snrDb(x: Float32Array, ref: Float32Array): number {
+  const n = Math.min(x.length, ref.length);
+  let s = 0;
+  let e = 0;
+  for (let i = 0; i < n; i++) {
+    s += ref[i] * ref[i];
+    const d = x[i] - ref[i];
+    e += d * d;
+  }
+  return e === 0 ? Infinity : 10 * Math.log10(s / e);
+}
+
+export function concatF32(parts: Float32Array[]): Float32Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Float32Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+export function identical(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && !(a[i] !== a[i] && b[i] !== b[i])) return false;
+  return true;
+}
+
+/** Deterministic PRNG (mulberry32) so fuzz/chunking runs are reproducible from a printed seed. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Split `bytes` into random chunk sizes in [1, max]. */
+export function randomChunks(bytes: Uint8Array, rand: () => number, max: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < bytes.length; ) {
+    const n = 1 + Math.floor(rand() * max);
+    out.push(bytes.subarray(i, i + n));
+    i += n;
+  }
+  return out;
+}
