@@ -2,6 +2,7 @@
  * Runtime configuration, from environment variables (and CLI flags layered on top by the CLI).
  * Every limit the server enforces lives here, so each is configurable.
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -28,6 +29,8 @@ export interface Limits {
   maxFrameBytes: number;
   /** Audio a session may have queued but not yet decoded, seconds. */
   maxBufferedSeconds: number;
+  /** On shutdown, time given to live sessions to deliver their last final, ms. */
+  shutdownDrainMs: number;
 }
 
 export interface Config {
@@ -83,6 +86,28 @@ function boolEnv(v: string | undefined): boolean | undefined {
   throw new Error(`expected a boolean, got "${v}"`);
 }
 
+/**
+ * The sherpa-onnx backend's model choice: COCHLEA_SHERPA_CONFIG is inline JSON or a JSON file path.
+ * Default: English streaming Zipformer, finals re-decoded by SenseVoice (two-pass), Whisper for
+ * other languages, Silero VAD for long files. Catalog names refer to `cochlea models pull` bundles.
+ */
+export const DEFAULT_SHERPA_CONFIG = {
+  streaming: 'streaming-zipformer-en-2023-06-26',
+  offline: ['sense-voice-zh-en-ja-ko-yue-2024-07-17', 'whisper-tiny'],
+  vad: 'silero-vad',
+  twoPass: true,
+};
+
+function sherpaConfig(v: string | undefined): unknown {
+  if (!v) return DEFAULT_SHERPA_CONFIG;
+  const text = v.trim().startsWith('{') ? v : fs.readFileSync(v, 'utf8');
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new Error(`COCHLEA_SHERPA_CONFIG is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
 export function defaultConfigDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.COCHLEA_CONFIG_DIR) return path.resolve(env.COCHLEA_CONFIG_DIR);
   const base = env.XDG_CONFIG_HOME || path.join(os.homedir(), '.config');
@@ -109,6 +134,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       kind,
       workers: num(env, 'COCHLEA_WORKERS', os.availableParallelism()),
       vadModel: env.COCHLEA_VAD_MODEL || undefined,
+      backendConfig: kind === 'sherpa' ? sherpaConfig(env.COCHLEA_SHERPA_CONFIG) : undefined,
     },
     pipeline: {
       utteranceGapSeconds: num(env, 'COCHLEA_UTTERANCE_GAP', 0.8),
@@ -125,6 +151,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxSessionSeconds: num(env, 'COCHLEA_MAX_SESSION_SECONDS', 4 * 3600),
       maxFrameBytes: num(env, 'COCHLEA_MAX_FRAME_BYTES', 1 * MB),
       maxBufferedSeconds: num(env, 'COCHLEA_MAX_BUFFERED_SECONDS', 60),
+      shutdownDrainMs: num(env, 'COCHLEA_SHUTDOWN_DRAIN_MS', 10_000),
     },
   };
 }

@@ -3,6 +3,7 @@
 import { Command, Option } from 'commander';
 import { loadConfig } from '../config.ts';
 import { installSignalHandlers, startServer } from './serve.ts';
+import { registerModelsCommand } from './models.ts';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
       installSignalHandlers(server);
     });
 
+  registerModelsCommand(program);
   return program;
 }
 

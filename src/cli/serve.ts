@@ -8,6 +8,8 @@ import { createEngine } from '../engines/index.ts';
 import type { Engine } from '../engines/types.ts';
 import { buildServer } from '../server/app.ts';
 import { resolveKeys } from '../server/auth.ts';
+import { ModelManager } from '../models/manager.ts';
+import { assertModelsInstalled, capabilities, describeCapabilities } from '../models/startup.ts';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -18,6 +20,7 @@ export interface RunningServer {
 
 export async function startServer(config: Config = loadConfig(), opts: { announce?: (msg: string) => void } = {}): Promise<RunningServer> {
   const announce = opts.announce ?? ((m: string) => process.stderr.write(m + '\n'));
+  if (config.engine.kind === 'sherpa') checkSherpaModels(config.engine.backendConfig, announce);
   let keys: string[] | undefined;
   if (config.auth.enabled) {
     const resolved = resolveKeys(config.auth.keys, config.auth.keysFile);
@@ -41,6 +44,7 @@ export async function startServer(config: Config = loadConfig(), opts: { announc
     workers: config.engine.workers,
     vadModel: config.engine.vadModel,
     backendConfig: config.engine.backendConfig,
+    pool: { maxQueue: config.limits.maxQueuedJobs },
   });
   await engine.init();
   const app = await buildServer({ config, engine, keys });
@@ -53,6 +57,15 @@ export async function startServer(config: Config = loadConfig(), opts: { announc
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   return { app, engine, url: `http://${host}:${port}`, close: () => app.close() };
+}
+
+/** Fail fast, with the one-line fix, when configured catalog models are not installed. */
+function checkSherpaModels(backendConfig: unknown, announce: (m: string) => void): void {
+  const cfg = (backendConfig ?? {}) as { streaming?: unknown; offline?: unknown[]; vad?: unknown; modelsDir?: string };
+  const names = [cfg.streaming, ...(cfg.offline ?? []), cfg.vad].filter((x): x is string => typeof x === 'string');
+  const manager = new ModelManager(cfg.modelsDir ? { modelsDir: cfg.modelsDir } : {});
+  assertModelsInstalled(manager, names);
+  for (const line of describeCapabilities(capabilities(manager))) announce(line);
 }
 
 export function installSignalHandlers(server: RunningServer): void {

@@ -8,7 +8,9 @@ import type { Config } from '../config.ts';
 import type { Engine } from '../engines/types.ts';
 import { ApiError, INTERNAL_ERROR_BODY, badRequest, payloadTooLarge } from './errors.ts';
 import { KeyRing, checkAuth } from './auth.ts';
+import websocket from '@fastify/websocket';
 import { batchRoutes } from './batch.ts';
+import { SessionRegistry, realtimeRoutes } from './realtime.ts';
 import { UrlFetcher } from './url-fetch.ts';
 
 export interface ServerDeps {
@@ -27,7 +29,18 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     bodyLimit: 1024 * 1024,
     // Keep-alive clients must not pin sockets forever.
     keepAliveTimeout: 10_000,
-    forceCloseConnections: true,
+    // On close, drop idle keep-alive sockets but let in-flight requests finish.
+    forceCloseConnections: 'idle',
+  });
+  const registry = new SessionRegistry();
+  await app.register(websocket, {
+    // Frames over our own limit still arrive so the client gets an error event, not a bare 1009.
+    options: { maxPayload: Math.max(config.limits.maxFrameBytes * 4, 4 * 1024 * 1024) },
+    // Shutdown: finalize every live session (is_last), then close them with 1001.
+    preClose: async () => {
+      await registry.drain(config.limits.shutdownDrainMs);
+      for (const client of app.websocketServer.clients) client.close(1001, 'server shutting down');
+    },
   });
 
   const ring = config.auth.enabled ? new KeyRing(deps.keys ?? []) : undefined;
@@ -82,6 +95,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       if (err) return reply.code(err.statusCode).send(err.body);
     });
     await api.register(batchRoutes, { config, engine, fetcher });
+    await api.register(realtimeRoutes, { config, engine, registry });
   });
 
   return app;

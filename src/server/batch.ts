@@ -9,11 +9,12 @@ import type { Config } from '../config.ts';
 import type { Engine } from '../engines/types.ts';
 import { decodeAudio, AudioDecodeError } from '../audio/index.ts';
 import { buildTranscript } from '../pipeline/index.ts';
-import { ApiError, INVALID_FORMAT_MESSAGE, badRequest, payloadTooLarge } from './errors.ts';
+import { ApiError, INVALID_FORMAT_MESSAGE, badRequest, payloadTooLarge, serviceUnavailable } from './errors.ts';
 import { parseBatchQuery, type BatchOptions } from './params.ts';
 import { formatBatchResponse } from './pulse-format.ts';
 import { limitBytes, type UrlFetcher } from './url-fetch.ts';
 import { resolveLanguage } from './languages.ts';
+import { EngineError } from '../engines/errors.ts';
 import { deliverWebhook } from './webhook.ts';
 
 export const BATCH_PATHS = ['/waves/v1/pulse/get_text', '/api/v1/pulse/get_text', '/waves/v1/stt'] as const;
@@ -36,6 +37,24 @@ function filenameFromHeaders(req: FastifyRequest): string | undefined {
 
 function isJson(req: FastifyRequest): boolean {
   return /^application\/(?:[\w.+-]+\+)?json\b/i.test(req.headers['content-type'] ?? '');
+}
+
+/** Engine failures the client can act on get their own status; the rest stay a 500. */
+function mapEngineError(e: unknown): unknown {
+  if (!(e instanceof EngineError)) return e;
+  switch (e.code) {
+    case 'queue_full':
+      return serviceUnavailable('Server is at capacity; retry shortly');
+    case 'unsupported_language':
+      return badRequest(e.message, [{ field: 'language', message: 'not served by the installed models' }]);
+    case 'invalid_audio':
+      return badRequest(`Could not decode audio: ${e.message}`, [{ field: 'body', message: 'invalid audio' }]);
+    case 'aborted':
+      // The client went away; nobody will read this.
+      return new ApiError(499, { status: 'error', message: 'Request cancelled', errors: [] });
+    default:
+      return e;
+  }
 }
 
 export const batchRoutes: FastifyPluginAsync<Opts> = async (app, { config, engine, fetcher }) => {
@@ -82,6 +101,8 @@ export const batchRoutes: FastifyPluginAsync<Opts> = async (app, { config, engin
         });
       } catch (e) {
         if (e instanceof ApiError) throw e;
+        // The decoder may report the byte limit as a stream error of its own.
+        if (counted.bytes() > config.limits.maxBodyBytes) throw payloadTooLarge(config.limits.maxBodyBytes);
         if (e instanceof AudioDecodeError) {
           if (e.code === 'invalid_format') throw badRequest(INVALID_FORMAT_MESSAGE, [{ field: 'body', message: e.message }]);
           if (e.code === 'too_long') {
@@ -95,7 +116,12 @@ export const batchRoutes: FastifyPluginAsync<Opts> = async (app, { config, engin
         if (!counted.stream.destroyed) counted.stream.resume();
       }
 
-      const result = await engine.recognize(decoded.pcm, { language, keywords: options.keywords, signal: ac.signal });
+      let result;
+      try {
+        result = await engine.recognize(decoded.pcm, { language, keywords: options.keywords, signal: ac.signal });
+      } catch (e) {
+        throw mapEngineError(e);
+      }
       const transcript = buildTranscript(result, {
         utterances: { gapSeconds: config.pipeline.utteranceGapSeconds, maxSeconds: config.pipeline.maxUtteranceSeconds },
       });

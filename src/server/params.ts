@@ -5,6 +5,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { badRequest, type FieldError } from './errors.ts';
+import type { RawEncoding } from '../audio/types.ts';
 
 /** Language codes Pulse documents, plus its auto-detection values. */
 export const PULSE_LANGUAGES = [
@@ -77,7 +78,7 @@ export interface BatchOptions {
   redactPci: boolean;
   keywords: string[];
   webhookUrl?: string;
-  encoding?: BatchQueryT['encoding'];
+  encoding?: RawEncoding;
   sampleRate?: number;
 }
 
@@ -121,7 +122,92 @@ export function parseBatchQuery(query: unknown): BatchOptions {
     redactPci: q.redact_pci === 'true',
     keywords: parseKeywords(q.keywords),
     webhookUrl: q.webhook_url,
-    encoding: q.encoding,
+    encoding: q.encoding as RawEncoding | undefined,
     sampleRate,
+  };
+}
+
+export const RealtimeQuery = Type.Object(
+  {
+    language: Type.Optional(Lang),
+    encoding: Type.Optional(Type.Union(['linear16', 'linear32', 'alaw', 'mulaw', 'opus', 'ogg_opus'].map((e) => Type.Literal(e)))),
+    sample_rate: Type.Optional(Type.String({ pattern: '^[0-9]{3,6}$' })),
+    word_timestamps: Type.Optional(Bool),
+    full_transcript: Type.Optional(Bool),
+    sentence_timestamps: Type.Optional(Bool),
+    eou_timeout_ms: Type.Optional(Type.String({ pattern: '^[0-9]{1,6}$' })),
+    endpointing: Type.Optional(Bool),
+    vad_events: Type.Optional(Bool),
+    vad: Type.Optional(Bool),
+    max_words: Type.Optional(Type.String({ pattern: '^[0-9]{1,5}$' })),
+    finalize_on_words: Type.Optional(Bool),
+    external_session_id: Type.Optional(Type.String({ maxLength: 256 })),
+    diarize: Type.Optional(Bool),
+    numerals: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false'), Type.Literal('auto')])),
+    redact_pii: Type.Optional(Bool),
+    redact_pci: Type.Optional(Bool),
+    keywords: Type.Optional(Type.String({ maxLength: 4096 })),
+    emotion_detection: Type.Optional(Bool),
+    gender_detection: Type.Optional(Bool),
+    age_detection: Type.Optional(Bool),
+  },
+  { additionalProperties: true },
+);
+export type RealtimeQueryT = Static<typeof RealtimeQuery>;
+const realtimeCheck = TypeCompiler.Compile(RealtimeQuery);
+
+export type RealtimeEncoding = RawEncoding;
+
+export interface RealtimeOptions {
+  language: string;
+  encoding: RealtimeEncoding;
+  sampleRate: number;
+  wordTimestamps: boolean;
+  fullTranscript: boolean;
+  sentenceTimestamps: boolean;
+  eouTimeoutMs: number;
+  endpointing: boolean;
+  vadEvents: boolean;
+  maxWords: number;
+  externalSessionId?: string;
+  keywords: string[];
+  diarize: boolean;
+  numerals: 'true' | 'false' | 'auto';
+  redactPii: boolean;
+  redactPci: boolean;
+}
+
+/**
+ * `wordTimestampsDefault` differs by path: true on pulse/get_text, false on /stt/live (as Pulse).
+ * `max_words` finals are on when max_words > 0 unless finalize_on_words=false.
+ */
+export function parseRealtimeQuery(query: unknown, wordTimestampsDefault: boolean): RealtimeOptions {
+  const q = validateQuery<RealtimeQueryT>(realtimeCheck, query ?? {});
+  const sampleRate = q.sample_rate === undefined ? 16000 : Number(q.sample_rate);
+  if (sampleRate < 8000 || sampleRate > 48000) {
+    throw badRequest('sample_rate must be between 8000 and 48000', [{ field: 'sample_rate', message: 'out of range' }]);
+  }
+  const eou = q.eou_timeout_ms === undefined ? 800 : Number(q.eou_timeout_ms);
+  if (eou < 100 || eou > 10000) {
+    throw badRequest('eou_timeout_ms must be between 100 and 10000', [{ field: 'eou_timeout_ms', message: 'out of range' }]);
+  }
+  const maxWords = q.max_words === undefined ? 0 : Number(q.max_words);
+  return {
+    language: q.language ?? 'en',
+    encoding: (q.encoding ?? 'linear16') as RawEncoding,
+    sampleRate,
+    wordTimestamps: q.word_timestamps === undefined ? wordTimestampsDefault : q.word_timestamps === 'true',
+    fullTranscript: q.full_transcript === 'true',
+    sentenceTimestamps: q.sentence_timestamps === 'true',
+    eouTimeoutMs: eou,
+    endpointing: q.endpointing !== 'false',
+    vadEvents: (q.vad_events ?? q.vad) === 'true',
+    maxWords: q.finalize_on_words === 'false' ? 0 : maxWords,
+    externalSessionId: q.external_session_id,
+    keywords: parseKeywords(q.keywords),
+    diarize: q.diarize === 'true',
+    numerals: q.numerals ?? 'auto',
+    redactPii: q.redact_pii === 'true',
+    redactPci: q.redact_pci === 'true',
   };
 }

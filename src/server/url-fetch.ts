@@ -12,7 +12,7 @@
 import dns from 'node:dns';
 import net from 'node:net';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { PassThrough, Readable, Transform } from 'node:stream';
 import ipaddr from 'ipaddr.js';
 import { Agent, request } from 'undici';
 import { badRequest, payloadTooLarge } from './errors.ts';
@@ -112,30 +112,25 @@ export class UrlFetcher {
         throw this.networkError(e, timeout);
       }
       if (res.statusCode >= 300 && res.statusCode < 400 && res.headers.location) {
-        res.body.destroy();
+        discard(res.body);
         if (hop >= this.opts.maxRedirects) throw badRequest('Too many redirects fetching the audio URL', [{ field: 'url', message: 'too many redirects' }]);
         url = this.checkUrl(new URL(String(res.headers.location), url).toString());
         continue;
       }
       if (res.statusCode < 200 || res.statusCode >= 300) {
-        res.body.destroy();
+        discard(res.body);
         throw badRequest(`Could not fetch audio URL: remote server answered ${res.statusCode}`, [{ field: 'url', message: `HTTP ${res.statusCode}` }]);
       }
       const len = Number(res.headers['content-length']);
       if (Number.isFinite(len) && len > this.opts.maxBytes) {
-        res.body.destroy();
+        discard(res.body);
         throw payloadTooLarge(this.opts.maxBytes);
       }
       const body = res.body as unknown as Readable;
-      // Surface a timeout during the body read as the same clear 400.
-      const guarded = body.pipe(
-        new Transform({
-          transform(chunk, _enc, cb) {
-            cb(null, chunk);
-          },
-        }),
-      );
+      // Surface a timeout or cut connection during the body read as the same clear 400.
+      const guarded = new PassThrough();
       body.on('error', (e) => guarded.destroy(this.networkError(e, timeout)));
+      body.pipe(guarded);
       const ct = res.headers['content-type'];
       const base = path.posix.basename(decodeURIComponent(url.pathname));
       return {
@@ -182,7 +177,16 @@ export class UrlFetcher {
   }
 }
 
-/** Pass bytes through, counting them; fail with 413 past `maxBytes`. */
+/** Throw away a response body we will not read (undici's destroy() emits an abort error). */
+function discard(body: { on(e: 'error', f: () => void): unknown; destroy(): unknown }): void {
+  body.on('error', () => {});
+  body.destroy();
+}
+
+/**
+ * Pass bytes through, counting them; fail with 413 past `maxBytes`. The consumer (the decoder)
+ * sees the error; once it is done with the stream, late errors have no one left to tell.
+ */
 export function limitBytes(src: Readable, maxBytes: number): { stream: Readable; bytes: () => number } {
   let n = 0;
   const t = new Transform({
@@ -193,6 +197,7 @@ export function limitBytes(src: Readable, maxBytes: number): { stream: Readable;
     },
   });
   src.on('error', (e) => t.destroy(e));
+  t.on('error', () => {});
   src.pipe(t);
   return { stream: t, bytes: () => n };
 }

@@ -134,13 +134,13 @@ describe('pre-recorded API', () => {
 
   test('auth: missing, wrong, Bearer and ?token=', async () => {
     const wav = toneWav(0.3);
-    const none = await fetch(`${s.url}${PATH}`, { method: 'POST', headers: { 'content-type': 'audio/wav' }, body: wav });
+    const none = await fetch(`${s.url}${PATH}`, { method: 'POST', headers: { 'content-type': 'audio/wav' }, body: new Uint8Array(wav) });
     assert.equal(none.status, 401);
     assert.deepEqual(await none.json(), { message: 'Unauthorized: No tokens provided' });
-    const wrong = await fetch(`${s.url}${PATH}`, { method: 'POST', headers: { 'content-type': 'audio/wav', authorization: 'Bearer sk_nope' }, body: wav });
+    const wrong = await fetch(`${s.url}${PATH}`, { method: 'POST', headers: { 'content-type': 'audio/wav', authorization: 'Bearer sk_nope' }, body: new Uint8Array(wav) });
     assert.equal(wrong.status, 401);
     assert.match((await wrong.json()).message, /^Unauthorized/);
-    const viaToken = await fetch(`${s.url}${PATH}?token=${s.key}`, { method: 'POST', headers: { 'content-type': 'audio/wav' }, body: wav });
+    const viaToken = await fetch(`${s.url}${PATH}?token=${s.key}`, { method: 'POST', headers: { 'content-type': 'audio/wav' }, body: new Uint8Array(wav) });
     assert.equal(viaToken.status, 200);
     const health = await fetch(`${s.url}/health`);
     assert.equal(health.status, 200, 'health is public');
@@ -160,7 +160,7 @@ describe('pre-recorded API', () => {
       assertPulseError(json, field);
     }
     const de = await post(s, '?language=de', wav);
-    assert.equal(de.status, 400);
+    assert.equal(de.res.status, 400);
     assert.match(de.json.message, /not available on this server/);
     const multi = await post(s, '?language=multi', wav);
     assert.equal(multi.res.status, 200);
@@ -283,7 +283,7 @@ describe('internal errors', () => {
       const res = await fetch(`http://127.0.0.1:${port}${PATH}`, {
         method: 'POST',
         headers: { authorization: 'Bearer sk_x', 'content-type': 'audio/wav' },
-        body: makeWav(new Float32Array(1600)),
+        body: new Uint8Array(makeWav(new Float32Array(1600))),
       });
       assert.equal(res.status, 500);
       const text = await res.text();

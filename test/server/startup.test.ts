@@ -14,7 +14,7 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cochlea-start-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 async function transcribe(url: string, headers: Record<string, string>) {
-  return fetch(`${url}/waves/v1/pulse/get_text`, { method: 'POST', headers: { 'content-type': 'audio/wav', ...headers }, body: toneWav(0.3) });
+  return fetch(`${url}/waves/v1/pulse/get_text`, { method: 'POST', headers: { 'content-type': 'audio/wav', ...headers }, body: new Uint8Array(toneWav(0.3)) });
 }
 
 describe('first start and key handling', () => {

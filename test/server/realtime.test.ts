@@ -1,0 +1,185 @@
+/**
+ * Real-time transcription over WebSocket, end to end with a real `ws` client and real speech.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { authHeaders, startTestServer, type TestServer } from '../helpers/server.ts';
+import { loadSet, skipWithoutShared, type Clip } from '../helpers/speech.ts';
+import { openLive, wavPcmBytes, type LiveEvent } from '../helpers/ws.ts';
+import { werCounts } from '../../src/util/wer.ts';
+
+const noShared = skipWithoutShared();
+const wsUrl = (s: TestServer, path = '/waves/v1/pulse/get_text', q = '') => `${s.url.replace('http', 'ws')}${path}${q}`;
+const finalText = (events: LiveEvent[]) =>
+  events.filter((e) => e.type === 'transcription' && e.is_final && e.transcript).map((e) => e.transcript).join(' ');
+
+function clip(set: string, re: RegExp): Clip {
+  return loadSet(set).find((c) => re.test(c.text ?? c.id))!;
+}
+
+async function batchTranscript(s: TestServer, file: string): Promise<string> {
+  const res = await fetch(`${s.url}/waves/v1/pulse/get_text`, {
+    method: 'POST',
+    headers: authHeaders(s.key, { 'content-type': 'audio/wav' }),
+    body: new Uint8Array(fs.readFileSync(file)),
+  });
+  return ((await res.json()) as { transcription: string }).transcription;
+}
+
+function wer(ref: string, hyp: string): number {
+  const c = werCounts(ref, hyp);
+  return c.words ? c.errors / c.words : 0;
+}
+
+describe('real-time WebSocket API', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer({ COCHLEA_MAX_SESSIONS: '6', COCHLEA_MAX_FRAME_BYTES: '65536' });
+  });
+  after(() => s?.close());
+
+  test('bad params and missing auth are refused before the upgrade', async () => {
+    await assert.rejects(openLive(wsUrl(s)), (e: any) => e.statusCode === 401 && /No tokens provided/.test(e.body));
+    await assert.rejects(openLive(wsUrl(s, undefined, '?encoding=mp3'), authHeaders(s.key)), (e: any) => {
+      const body = JSON.parse(e.body);
+      return e.statusCode === 400 && body.status === 'error' && body.errors[0].field === 'encoding';
+    });
+    await assert.rejects(openLive(wsUrl(s, undefined, '?sample_rate=4000'), authHeaders(s.key)), (e: any) => e.statusCode === 400);
+    await assert.rejects(openLive(wsUrl(s, undefined, '?eou_timeout_ms=50'), authHeaders(s.key)), (e: any) => e.statusCode === 400);
+    // Browsers authenticate with ?token=.
+    const c = await openLive(wsUrl(s, '/waves/v1/stt/live', `?token=${s.key}`));
+    c.ws.send(JSON.stringify({ type: 'close_stream' }));
+    const last = await c.waitFor((e) => e.is_last === true);
+    assert.equal(last.type, 'transcription');
+    assert.deepEqual(await c.closed, { code: 1000, reason: '' });
+  });
+
+  test('streamed as fast as possible: finals match the batch transcript; one is_last; words relative to session start', { skip: noShared }, async () => {
+    const c0 = clip('en_librispeech', /STEW FOR DINNER/);
+    const batch = await batchTranscript(s, c0.audio);
+    const c = await openLive(wsUrl(s, undefined, '?language=en&full_transcript=true&sentence_timestamps=true'), authHeaders(s.key));
+    await c.sendAudio(wavPcmBytes(c0.audio));
+    c.ws.send(JSON.stringify({ type: 'close_stream' }));
+    const closed = await c.closed;
+    assert.equal(closed.code, 1000);
+    const lasts = c.events.filter((e) => e.is_last);
+    assert.equal(lasts.length, 1, 'exactly one is_last');
+    assert.equal(c.events.at(-1), lasts[0], 'is_last is the last event');
+    const streamed = finalText(c.events);
+    const diff = Math.abs(wer(c0.text!, streamed) - wer(c0.text!, batch));
+    assert.ok(diff <= 0.02 || wer(batch, streamed) <= 0.02, `stream "${streamed}" vs batch "${batch}"`);
+    assert.equal(lasts[0].full_transcript, streamed, 'full_transcript accumulates the finals');
+    for (const e of c.events.filter((x) => x.type === 'transcription')) {
+      assert.equal(e.status, 'success');
+      assert.equal(typeof e.session_id, 'string');
+      assert.equal(e.language, 'en');
+      assert.ok(Array.isArray(e.words), 'word_timestamps default on for pulse/get_text');
+    }
+    const words = c.finals().flatMap((e) => e.words);
+    assert.ok(words.length > 5);
+    assert.ok(words.at(-1).end <= c0.duration_s + 0.1 && words.at(-1).end > c0.duration_s / 2, 'times are session-relative');
+    for (let i = 1; i < words.length; i++) assert.ok(words[i].start >= words[i - 1].start, 'word times increase');
+    assert.ok(c.finals().some((e) => Array.isArray(e.utterances) && e.utterances.length > 0), 'sentence_timestamps adds utterances');
+  });
+
+  test('paced at real time: partials arrive before the last word ends; automatic endpointing finals', { skip: noShared }, async () => {
+    const c0 = clip('en_jfk', /fellow Americans/i);
+    const pcm = wavPcmBytes(c0.audio);
+    const c = await openLive(wsUrl(s, '/waves/v1/stt/live', '?word_timestamps=true&vad_events=true'), authHeaders(s.key));
+    const t0 = Date.now();
+    let firstPartialAt = -1;
+    void c.waitFor((e) => e.type === 'transcription' && !e.is_final && e.transcript, 60_000).then(() => (firstPartialAt = (Date.now() - t0) / 1000));
+    await c.sendAudio(pcm, { realtime: true });
+    c.ws.send(JSON.stringify({ type: 'close_stream' }));
+    await c.closed;
+    const finals = c.finals();
+    const lastWordEnd = Math.max(...finals.flatMap((e) => e.words.map((w: any) => w.end)));
+    assert.ok(firstPartialAt > 0 && firstPartialAt < lastWordEnd, `first partial at ${firstPartialAt}s, last word ends ${lastWordEnd}s`);
+    assert.ok(finals.filter((e) => !e.is_last && e.transcript).length >= 1, 'endpointing produced a final before close');
+    assert.ok(c.events.some((e) => e.type === 'speech_started'), 'vad_events');
+    assert.ok(wer(c0.text!, finalText(c.events)) < 0.6, finalText(c.events));
+  });
+
+  test('finalize flushes with from_finalize and keeps the session; end is an alias of close_stream', { skip: noShared }, async () => {
+    const c0 = clip('en_pocketsphinx_debian', /go forward ten meters/i);
+    const pcm = wavPcmBytes(c0.audio);
+    const c = await openLive(wsUrl(s), authHeaders(s.key));
+    await c.sendAudio(pcm);
+    c.ws.send(JSON.stringify({ type: 'finalize' }));
+    const f = await c.waitFor((e) => e.from_finalize === true);
+    assert.equal(f.is_final, true);
+    assert.equal(f.is_last, false);
+    const before = c.events.length;
+    await c.sendAudio(pcm);
+    c.ws.send(JSON.stringify({ type: 'end' }));
+    const last = await c.waitFor((e) => e.is_last === true, 30_000, before);
+    assert.equal(last.is_final, true);
+    assert.equal((await c.closed).code, 1000);
+    const text = finalText(c.events);
+    assert.ok(/forward/.test(text), text);
+    assert.ok(text.split('forward').length - 1 >= 2, `both halves transcribed: ${text}`);
+  });
+
+  test('frames split at odd byte offsets lose nothing', { skip: noShared }, async () => {
+    const c0 = clip('en_pocketsphinx_debian', /go forward ten meters/i);
+    const pcm = wavPcmBytes(c0.audio);
+    const run = async (chunk: () => number) => {
+      const c = await openLive(wsUrl(s, undefined, '?endpointing=false'), authHeaders(s.key));
+      await c.sendAudio(pcm, { chunkBytes: chunk });
+      c.ws.send(JSON.stringify({ type: 'close_stream' }));
+      await c.closed;
+      return c;
+    };
+    const even = await run(() => 4096);
+    let seed = 7;
+    const odd = await run(() => 1 + 2 * ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % 1500));
+    assert.equal(finalText(odd.events), finalText(even.events));
+    const dur = (c: typeof even) => Math.max(...c.finals().map((e) => e.end));
+    assert.ok(Math.abs(dur(odd) - dur(even)) < 0.02, 'same audio length decoded');
+  });
+
+  test('junk text, oversized frames and bytes that do not match the encoding give error events', async () => {
+    const c = await openLive(wsUrl(s), authHeaders(s.key));
+    c.ws.send('hello');
+    const e1 = await c.waitFor((e) => e.type === 'error');
+    assert.equal(e1.status, 'error');
+    assert.match(e1.message, /text message/i);
+    c.ws.send(Buffer.alloc(65536 + 2));
+    await c.waitFor((e) => e.type === 'error' && /exceeds/.test(e.message));
+    c.ws.send(JSON.stringify({ type: 'close_stream' }));
+    await c.waitFor((e) => e.is_last === true);
+    await c.closed;
+
+    const o = await openLive(wsUrl(s, undefined, '?encoding=ogg_opus'), authHeaders(s.key));
+    o.ws.send(Buffer.alloc(8192, 7)); // PCM-ish bytes, not an Ogg stream
+    const e3 = await o.waitFor((e) => e.type === 'error');
+    assert.match(e3.message, /encoding=ogg_opus/);
+    o.ws.close();
+  });
+
+  test('over the session limit: close 1008 with a reason', async () => {
+    const open = await Promise.all(Array.from({ length: 6 }, () => openLive(wsUrl(s), authHeaders(s.key))));
+    const extra = await openLive(wsUrl(s), authHeaders(s.key));
+    const closed = await extra.closed;
+    assert.equal(closed.code, 1008);
+    assert.match(closed.reason, /concurrent sessions/);
+    for (const c of open) c.ws.close();
+    await Promise.all(open.map((c) => c.closed));
+  });
+});
+
+describe('real-time limits', () => {
+  test('idle sessions are told and closed', async () => {
+    const s = await startTestServer({ COCHLEA_SESSION_IDLE_MS: '600' });
+    try {
+      const c = await openLive(wsUrl(s), authHeaders(s.key));
+      const e = await c.waitFor((x) => x.type === 'error', 5000);
+      assert.match(e.message, /No audio received/);
+      await c.waitFor((x) => x.is_last === true, 5000);
+      assert.equal((await c.closed).code, 1000);
+    } finally {
+      await s.close();
+    }
+  });
+});
