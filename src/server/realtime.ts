@@ -83,7 +83,8 @@ export class LiveSession {
     this.stream = engine.stream({
       language: opts.resolvedLanguage,
       keywords: opts.keywords,
-      endpointSilenceMs: opts.endpointing ? opts.eouTimeoutMs : 0,
+      // endpointing=false: no automatic finals; only finalize, close, max_words and max length.
+      endpointSilenceMs: opts.endpointing ? opts.eouTimeoutMs : Number.POSITIVE_INFINITY,
       maxWords: opts.maxWords,
       vadEvents: opts.vadEvents,
     });

@@ -1,0 +1,254 @@
+/**
+ * Real-time path, paced at real time over WebSocket, compared with the same engine driven
+ * directly (same process, same worker pool) so what the server adds is visible:
+ *
+ * - time to first partial after speech onset (onset = first word start of the batch transcript)
+ * - transcript lag: audio sent so far minus the end of the last word in the latest event, p50/p95
+ * - end of turn: speech end → final, with `finalize` sent at speech end, and with automatic
+ *   endpointing (trailing silence streamed; eou_timeout_ms as configured)
+ * - finalize round trip (finalize sent → from_finalize final), engine vs WebSocket, p50/p95
+ * - concurrent paced streams this machine holds with p95 lag under 500 ms
+ * - memory per live session
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import WebSocket from 'ws';
+import { median, percentile, sharedAvailable, type BenchContext, type BenchSection } from './lib.ts';
+import { startTestServer, type TestServer } from '../test/helpers/server.ts';
+import { wavPcmBytes } from '../test/helpers/ws.ts';
+import type { Engine, SpeechEvent } from '../src/engines/types.ts';
+
+const CHUNK = 4096; // bytes of linear16 = 128 ms at 16 kHz
+const BPS = 32000;
+
+interface Clip {
+  id: string;
+  pcm: Buffer;
+  duration: number;
+  speechStart: number;
+  speechEnd: number;
+}
+
+function f32(pcm: Buffer): Float32Array {
+  const out = new Float32Array(pcm.length >> 1);
+  for (let i = 0; i < out.length; i++) out[i] = pcm.readInt16LE(i * 2) / 32768;
+  return out;
+}
+
+async function loadClips(ctx: BenchContext, engine: Engine, n: number): Promise<Clip[]> {
+  const dir = path.join(ctx.sharedDir, 'speech', 'en_librispeech');
+  const lines = fs.readFileSync(path.join(dir, 'manifest.jsonl'), 'utf8').split('\n').filter(Boolean).slice(0, n);
+  const out: Clip[] = [];
+  for (const l of lines) {
+    const o = JSON.parse(l);
+    const pcm = wavPcmBytes(path.join(dir, o.audio));
+    const r = await engine.recognize(f32(pcm));
+    if (!r.words.length) continue;
+    out.push({ id: o.id, pcm, duration: pcm.length / BPS, speechStart: r.words[0].start, speechEnd: r.words[r.words.length - 1].end });
+  }
+  return out;
+}
+
+const sleepUntil = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, t - performance.now())));
+
+interface StreamResult {
+  firstPartialAfterOnset?: number;
+  lags: number[];
+  endOfTurn?: number;
+  finalizeRtts: number[];
+}
+
+type Mode = 'finalize' | 'auto' | 'finalize-every-2s';
+
+/** One paced stream through a driver (WebSocket or direct engine). */
+async function paced(
+  clip: Clip,
+  mode: Mode,
+  driver: {
+    send(chunk: Buffer): void;
+    finalize(): void;
+    end(): void;
+    onEvent(cb: (e: { kind: 'partial' | 'final' | 'last'; fromFinalize: boolean; lastWordEnd?: number }) => void): void;
+    done: Promise<void>;
+  },
+): Promise<StreamResult> {
+  const res: StreamResult = { lags: [], finalizeRtts: [] };
+  const t0 = performance.now();
+  let finalizeSentAt = -1;
+  let speechEndWall = -1;
+  driver.onEvent((e) => {
+    const now = performance.now();
+    const sent = Math.min(clip.duration + 3, (now - t0) / 1000);
+    if (e.lastWordEnd !== undefined) res.lags.push(Math.max(0, sent - e.lastWordEnd));
+    if (e.kind === 'partial' && res.firstPartialAfterOnset === undefined) res.firstPartialAfterOnset = (now - t0) / 1000 - clip.speechStart;
+    if (e.kind !== 'partial' && e.fromFinalize && finalizeSentAt >= 0) {
+      res.finalizeRtts.push(now - finalizeSentAt);
+      finalizeSentAt = -1;
+    }
+    if (res.endOfTurn === undefined && speechEndWall >= 0 && e.kind !== 'partial' && e.lastWordEnd !== undefined && e.lastWordEnd >= clip.speechEnd - 0.3) {
+      res.endOfTurn = (now - speechEndWall) / 1000;
+    }
+  });
+  // Audio, then 2 s of silence so automatic endpointing can fire.
+  const audio = Buffer.concat([clip.pcm, Buffer.alloc(2 * BPS)]);
+  let nextFinalizeAt = 2;
+  for (let off = 0; off < audio.length; off += CHUNK) {
+    const chunk = audio.subarray(off, off + CHUNK);
+    await sleepUntil(t0 + (off / BPS) * 1000);
+    driver.send(chunk);
+    const sentS = (off + chunk.length) / BPS;
+    if (speechEndWall < 0 && sentS >= clip.speechEnd) {
+      speechEndWall = t0 + clip.speechEnd * 1000;
+      if (mode === 'finalize') {
+        finalizeSentAt = performance.now();
+        driver.finalize();
+      }
+    }
+    if (mode === 'finalize-every-2s' && sentS >= nextFinalizeAt && finalizeSentAt < 0) {
+      nextFinalizeAt += 2;
+      finalizeSentAt = performance.now();
+      driver.finalize();
+    }
+  }
+  driver.end();
+  await driver.done;
+  return res;
+}
+
+function wsDriver(s: TestServer, query: string) {
+  const ws = new WebSocket(`${s.url.replace('http', 'ws')}/waves/v1/pulse/get_text?${query}`, { headers: { authorization: `Bearer ${s.key}` } });
+  const opened = new Promise<void>((r, j) => (ws.once('open', () => r()), ws.once('error', j)));
+  let cb: Parameters<Parameters<typeof paced>[2]['onEvent']>[0] = () => {};
+  const done = new Promise<void>((r) => ws.on('close', () => r()));
+  ws.on('message', (d) => {
+    const e = JSON.parse(String(d));
+    if (e.type !== 'transcription') return;
+    const words = e.words as { end: number }[] | undefined;
+    cb({ kind: e.is_last ? 'last' : e.is_final ? 'final' : 'partial', fromFinalize: !!e.from_finalize, lastWordEnd: words?.length ? words[words.length - 1].end : undefined });
+  });
+  return {
+    opened,
+    driver: {
+      send: (c: Buffer) => ws.send(c),
+      finalize: () => ws.send('{"type":"finalize"}'),
+      end: () => ws.send('{"type":"close_stream"}'),
+      onEvent: (f: typeof cb) => (cb = f),
+      done,
+    },
+  };
+}
+
+function engineDriver(engine: Engine) {
+  const st = engine.stream({ language: 'en' });
+  let cb: Parameters<Parameters<typeof paced>[2]['onEvent']>[0] = () => {};
+  const done = (async () => {
+    for await (const e of st as AsyncIterable<SpeechEvent>) {
+      if (e.type !== 'partial' && e.type !== 'final') continue;
+      const last = e.words.length ? e.words[e.words.length - 1].end : undefined;
+      cb({ kind: e.type === 'final' ? (e.isLast ? 'last' : 'final') : 'partial', fromFinalize: e.type === 'final' && e.fromFinalize, lastWordEnd: last });
+      if (e.type === 'final' && e.isLast) break;
+    }
+  })();
+  return {
+    send: (c: Buffer) => st.pushAudio(f32(c)),
+    finalize: () => st.finalize(),
+    end: () => st.end(),
+    onEvent: (f: typeof cb) => (cb = f),
+    done,
+  };
+}
+
+const ms = (x: number) => Math.round(x * 10) / 10;
+
+export async function run(ctx: BenchContext): Promise<BenchSection> {
+  if (!sharedAvailable(ctx)) return { name: 'streaming', metrics: { skipped: 'no ../shared speech' } };
+  const s = await startTestServer({ COCHLEA_MAX_SESSIONS: '256' });
+  try {
+    const engine = s.server.engine;
+    const clips = await loadClips(ctx, engine, ctx.quick ? 2 : 4);
+    const single = { ws: [] as StreamResult[], eng: [] as StreamResult[], wsAuto: [] as StreamResult[], wsRtt: [] as StreamResult[], engRtt: [] as StreamResult[] };
+    for (const c of clips) {
+      ctx.log(`streaming: ${c.id}`);
+      const a = wsDriver(s, 'language=en');
+      await a.opened;
+      single.ws.push(await paced(c, 'finalize', a.driver));
+      single.eng.push(await paced(c, 'finalize', engineDriver(engine)));
+      const b = wsDriver(s, 'language=en');
+      await b.opened;
+      single.wsAuto.push(await paced(c, 'auto', b.driver));
+      const r = wsDriver(s, 'language=en');
+      await r.opened;
+      single.wsRtt.push(await paced(c, 'finalize-every-2s', r.driver));
+      single.engRtt.push(await paced(c, 'finalize-every-2s', engineDriver(engine)));
+    }
+    const all = (xs: StreamResult[], k: 'lags' | 'finalizeRtts') => xs.flatMap((x) => x[k]);
+    const firsts = (xs: StreamResult[]) => xs.map((x) => x.firstPartialAfterOnset).filter((x): x is number => x !== undefined);
+    const eot = (xs: StreamResult[]) => xs.map((x) => x.endOfTurn).filter((x): x is number => x !== undefined);
+    const wsLag = all(single.ws, 'lags');
+    const engLag = all(single.eng, 'lags');
+    const wsRtt = [...all(single.ws, 'finalizeRtts'), ...all(single.wsRtt, 'finalizeRtts')];
+    const engRtt = [...all(single.eng, 'finalizeRtts'), ...all(single.engRtt, 'finalizeRtts')];
+
+    // Capacity: N paced streams at once; the largest N whose p95 lag stays under 500 ms.
+    const capRows: (string | number)[][] = [];
+    let capacity = 0;
+    const levels = ctx.quick ? [1, 2, 4, 8] : [1, 2, 4, 8, 12, 16, 24, 32, 48];
+    const rssBefore = process.memoryUsage().rss;
+    let perSession = NaN;
+    for (const n of levels) {
+      const drivers = Array.from({ length: n }, () => wsDriver(s, 'language=en'));
+      await Promise.all(drivers.map((d) => d.opened));
+      const rssOpen = process.memoryUsage().rss;
+      const results = await Promise.all(drivers.map((d, i) => paced(clips[i % clips.length], 'auto', d.driver)));
+      const lags = results.flatMap((r) => r.lags);
+      const p95 = percentile(lags, 95);
+      if (n >= 8 && Number.isNaN(perSession)) perSession = (rssOpen - rssBefore) / n;
+      capRows.push([n, ms(median(lags) * 1000), ms(p95 * 1000), ms(percentile(lags, 99) * 1000)]);
+      ctx.log(`capacity: ${n} streams p95 lag ${(p95 * 1000).toFixed(0)} ms`);
+      if (p95 < 0.5) capacity = n;
+      else break;
+    }
+    // Memory per session: open 20 sessions that each received 5 s of audio, compare RSS.
+    const base = process.memoryUsage().rss;
+    const held = Array.from({ length: 20 }, () => wsDriver(s, 'language=en'));
+    await Promise.all(held.map((d) => d.opened));
+    for (const d of held) d.driver.send(clips[0].pcm.subarray(0, 5 * BPS));
+    await new Promise((r) => setTimeout(r, 3000));
+    const memPerSession = (process.memoryUsage().rss - base) / 20;
+    for (const d of held) d.driver.end();
+    await Promise.all(held.map((d) => d.driver.done));
+
+    return {
+      name: 'streaming',
+      metrics: {
+        clips: clips.length,
+        first_partial_after_onset_ms_median: ms(median(firsts(single.ws)) * 1000),
+        lag_p50_ms_ws: ms(percentile(wsLag, 50) * 1000),
+        lag_p95_ms_ws: ms(percentile(wsLag, 95) * 1000),
+        lag_p50_ms_engine: ms(percentile(engLag, 50) * 1000),
+        lag_p95_ms_engine: ms(percentile(engLag, 95) * 1000),
+        server_added_lag_p95_ms: ms((percentile(wsLag, 95) - percentile(engLag, 95)) * 1000),
+        end_of_turn_with_finalize_ms_median: ms(median(eot(single.ws)) * 1000),
+        end_of_turn_auto_endpointing_ms_median: ms(median(eot(single.wsAuto)) * 1000),
+        eou_timeout_ms: 800,
+        finalize_rtt_p50_ms_ws: ms(percentile(wsRtt, 50)),
+        finalize_rtt_p95_ms_ws: ms(percentile(wsRtt, 95)),
+        finalize_rtt_p50_ms_engine: ms(percentile(engRtt, 50)),
+        finalize_rtt_p95_ms_engine: ms(percentile(engRtt, 95)),
+        server_added_finalize_p95_ms: ms(percentile(wsRtt, 95) - percentile(engRtt, 95)),
+        max_realtime_streams_p95_lag_under_500ms: capacity,
+        rss_per_session_mb: ms(memPerSession / 2 ** 20),
+        rss_per_open_session_mb_capacity_run: ms(perSession / 2 ** 20),
+        targets: 'server adds < 15 ms p95; finalize → final < 100 ms p95',
+      },
+      tables: [{ title: 'Concurrent real-time streams (WebSocket, paced)', columns: ['streams', 'lag p50 ms', 'lag p95 ms', 'lag p99 ms'], rows: capRows }],
+      notes: [
+        'Lag = audio sent so far − end of the last word in the event, sampled at every partial/final. "engine" rows drive the same engine directly (same process and workers), so ws − engine is what the server adds.',
+        `Streams send ${CHUNK}-byte linear16 frames (128 ms) at real-time pace, then 2 s of silence.`,
+      ],
+    };
+  } finally {
+    await s.close();
+  }
+}
