@@ -4,6 +4,8 @@ import { Command, Option } from 'commander';
 import { loadConfig } from '../config.ts';
 import { installSignalHandlers, startServer } from './serve.ts';
 import { registerModelsCommand } from './models.ts';
+import { registerTranscribeCommand } from './transcribe.ts';
+import { registerStreamCommand } from './stream.ts';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -29,6 +31,8 @@ export function buildProgram(): Command {
       installSignalHandlers(server);
     });
 
+  registerTranscribeCommand(program);
+  registerStreamCommand(program);
   registerModelsCommand(program);
   return program;
 }

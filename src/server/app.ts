@@ -12,6 +12,7 @@ import websocket from '@fastify/websocket';
 import { batchRoutes } from './batch.ts';
 import { SessionRegistry, realtimeRoutes } from './realtime.ts';
 import { UrlFetcher } from './url-fetch.ts';
+import { webPage } from './web-page.ts';
 
 export interface ServerDeps {
   config: Config;
@@ -79,6 +80,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
 
   app.get('/health', async () => ({ status: 'ok', engine: engine.info }));
+  // The live-captions page: static, public, holds no secrets (the user types the key).
+  await app.register(webPage);
 
   const fetcher = new UrlFetcher({
     allow: config.url.allow,

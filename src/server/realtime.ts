@@ -176,7 +176,10 @@ export class LiveSession {
     }
     const type = msg && typeof msg === 'object' ? msg.type : undefined;
     if (type === 'finalize') {
-      if (!this.ended) this.flushDecoder(), this.stream.finalize();
+      // The audio decoder is not flushed here: it stays usable for the audio that follows. What
+      // it may hold back is at most a split sample or a few ms of resampler delay, which comes
+      // out with the next frame (or the flush at close_stream).
+      if (!this.ended) this.stream.finalize();
     } else if (type === 'close_stream' || type === 'end') {
       this.end();
     } else {
