@@ -48,6 +48,7 @@ export interface WorkerStats {
   sessions: number;
   /** Backend-specific decoder accounting, if the backend exposes `stats()`. */
   backend?: Record<string, number>;
+  /** Process-wide resident set size (all threads share it), bytes. */
   rss: number;
   heapUsed: number;
 }

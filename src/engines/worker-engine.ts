@@ -43,6 +43,8 @@ function ownCopy(pcm: Float32Array): Float32Array {
   return pcm.slice();
 }
 
+let failedCounter = 0;
+
 class PooledSpeechStream implements SpeechStream {
   readonly id: string;
   private readonly session: PoolSession;
@@ -55,13 +57,23 @@ class PooledSpeechStream implements SpeechStream {
   private iterating = false;
 
   constructor(open: (h: Parameters<WorkerPool['openSession']>[1]) => PoolSession, signal?: AbortSignal) {
-    this.session = open({
-      onEvent: (e) => this.deliver(e),
-      onProgress: (c) => {
+    const handlers = {
+      onEvent: (e: SpeechEvent) => this.deliver(e),
+      onProgress: (c: number) => {
         this.consumed = c;
       },
       onClosed: () => this.finish(),
-    });
+    };
+    try {
+      this.session = open(handlers);
+    } catch (err) {
+      // No worker to host it (engine closed, or every worker restarting): the stream answers
+      // with one error event and ends, like a session whose worker failed.
+      const e = err as { message?: string; code?: string };
+      this.session = { id: `failed-${++failedCounter}`, push() {}, finalize() {}, end() {}, abort() {} };
+      this.deliver({ type: 'error', message: e.message ?? String(err), code: e.code });
+      this.finish();
+    }
     this.id = this.session.id;
     if (signal) {
       if (signal.aborted) this.abort();

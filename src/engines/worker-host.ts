@@ -18,7 +18,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import type { Backend, StreamingDecoder } from './backend.ts';
-import type { EngineWord, SpeechEvent, FinalReason } from './types.ts';
+import type { EngineWord, FinalReason, RecognizeOptions, SpeechEvent } from './types.ts';
 import { ENGINE_SAMPLE_RATE } from './types.ts';
 import type { MainToWorker, SessionOptions, WorkerInit, WorkerToMain, VadSettings } from './protocol.ts';
 
@@ -181,7 +181,7 @@ function handle(msg: MainToWorker): void {
   }
 }
 
-async function runJob(id: number, pcm: Float32Array, options: MainToWorker & { t: 'recognize' } extends { options: infer O } ? O : never) {
+async function runJob(id: number, pcm: Float32Array, options: Omit<RecognizeOptions, 'signal'>): Promise<void> {
   const ac = new AbortController();
   jobs.set(id, ac);
   try {
