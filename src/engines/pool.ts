@@ -37,6 +37,8 @@ export interface WorkerPoolOptions {
   idleResetSeconds?: number;
   /** Milliseconds to wait before restarting a worker that crashed again quickly. Default 1000. */
   restartBackoffMs?: number;
+  /** On close, time a worker gets to exit by itself before it is terminated, ms. Default 5000. */
+  shutdownTimeoutMs?: number;
   /** Per-worker V8 limits. */
   resourceLimits?: import('node:worker_threads').ResourceLimits;
 }
@@ -108,6 +110,23 @@ function workerEntry(): [string | URL, { eval?: boolean }] {
   return [code, { eval: true }];
 }
 
+/** Ask a worker to exit between tasks; terminate it only if it does not within `timeoutMs`. */
+function stopWorker(worker: Worker, timeoutMs: number): Promise<number> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => void worker.terminate().then(resolve, () => resolve(-1)), timeoutMs);
+    worker.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+    try {
+      worker.postMessage({ t: 'shutdown' } satisfies MainToWorker);
+    } catch {
+      clearTimeout(timer);
+      void worker.terminate().then(resolve, () => resolve(-1));
+    }
+  });
+}
+
 export class WorkerPool {
   readonly size: number;
   private readonly slots: Slot[] = [];
@@ -129,6 +148,7 @@ export class WorkerPool {
       passSeconds: 0.25,
       idleResetSeconds: 5,
       restartBackoffMs: 1000,
+      shutdownTimeoutMs: 5000,
       ...(given as Partial<WorkerPoolOptions>),
       backend: options.backend,
     };
@@ -439,7 +459,7 @@ export class WorkerPool {
       for (const st of slot.stats.values()) st.reject(e);
       slot.stats.clear();
       slot.dead = true;
-      if (slot.worker) terms.push(slot.worker.terminate());
+      if (slot.worker) terms.push(stopWorker(slot.worker, this.opts.shutdownTimeoutMs));
     }
     await Promise.allSettled(terms);
   }

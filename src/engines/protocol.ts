@@ -41,6 +41,8 @@ export type MainToWorker =
   | { t: 'end'; sid: string }
   | { t: 'abort'; sid: string }
   | { t: 'stats'; id: number }
+  /** Free everything and exit the thread (between tasks, never inside a native call). */
+  | { t: 'shutdown' }
   /** Test hook: throw an uncaught error inside the worker. */
   | { t: 'crash' };
 

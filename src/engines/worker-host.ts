@@ -70,6 +70,25 @@ function createVad(v: VadSettings): SherpaVad {
   );
 }
 
+/**
+ * Silero VAD instances are reused across sessions. sherpa-onnx-node frees a `Vad` (and its
+ * onnxruntime session, ~9 MB) only when V8 collects it, and a worker's small JS heap rarely
+ * triggers that, so dropping them per session grew memory by ~9 MB per session. Pooled, memory
+ * stays at the peak number of concurrent sessions.
+ */
+const idleVads: SherpaVad[] = [];
+const MAX_IDLE_VADS = 64;
+
+function acquireVad(v: VadSettings): SherpaVad {
+  return idleVads.pop() ?? createVad(v);
+}
+
+function releaseVad(vad: SherpaVad): void {
+  if (idleVads.length >= MAX_IDLE_VADS) return;
+  vad.reset();
+  idleVads.push(vad);
+}
+
 type Item = { kind: 'audio'; pcm: Float32Array; off: number } | { kind: 'finalize' } | { kind: 'end' };
 
 interface Session {
@@ -105,7 +124,7 @@ async function start(): Promise<void> {
   }
   backend = mod.createBackend(init.backend.config);
   await backend.init();
-  if (init.vad) createVad(init.vad); // fail fast on a bad model path
+  if (init.vad) idleVads.push(createVad(init.vad)); // fail fast on a bad model path
 }
 
 const ready = start().then(
@@ -120,11 +139,32 @@ const ready = start().then(
 );
 
 port.on('message', (msg: MainToWorker) => {
+  if (msg.t === 'shutdown') {
+    void ready.then(shutdown);
+    return;
+  }
   void ready.then((ok) => {
     if (ok) handle(msg);
     else if (msg.t === 'recognize') post({ t: 'error', id: msg.id, message: 'engine failed to start', code: 'backend_error' });
   });
 });
+
+/**
+ * Orderly exit: free decoders and the backend, then end the thread. Worker.terminate() could
+ * interrupt a native call (e.g. a Vad being constructed), which node-addon-api turns into an
+ * uncaught C++ exception that aborts the whole process.
+ */
+function shutdown(): void {
+  for (const s of [...sessions.values()]) closeSession(s);
+  for (const ac of jobs.values()) ac.abort();
+  try {
+    backend?.dispose();
+  } catch {
+    /* exiting anyway */
+  }
+  idleVads.length = 0;
+  process.exit(0);
+}
 
 function errMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -209,7 +249,7 @@ function openSession(sid: string, opts: SessionOptions): void {
   let vad: SherpaVad | null = null;
   if (init.vad) {
     try {
-      vad = createVad(init.vad);
+      vad = acquireVad(init.vad);
     } catch (err) {
       decoder.free();
       post({ t: 'event', sid, event: { type: 'error', message: `VAD: ${errMessage(err)}`, code: 'backend_error' } });
@@ -245,6 +285,7 @@ function closeSession(s: Session): void {
   } catch {
     /* already broken; nothing more to free */
   }
+  if (s.vad) releaseVad(s.vad);
   s.vad = null;
   post({ t: 'closed', sid: s.id });
 }

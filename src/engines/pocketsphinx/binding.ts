@@ -86,10 +86,36 @@ interface Api {
   logmath_free(lmath: Ptr): number;
   ngram_model_get_counts(lm: Ptr): Ptr | null;
   ngram_word(lm: Ptr, wid: number): string | null;
+  ps_get_feat(ps: Ptr): Ptr | null;
+  cmn_live_get(cmn: Ptr, vec: Float32Array): void;
+  cmn_live_set(cmn: Ptr, vec: Float32Array): void;
 }
 
 let api: Api | null = null;
 let loadedFrom: string | null = null;
+
+/**
+ * sphinxbase's feat_t (feat.h) up to its `cmn_struct` member, and cmn_t (cmn.h) up to `veclen`:
+ * the C API has no accessor for the feature computer's CMN state.
+ */
+let featStruct: unknown = null;
+let cmnStruct: unknown = null;
+function cmnOf(api: Api, ps: Ptr): { ptr: Ptr; initial: Float32Array } | null {
+  featStruct ??= koffi.struct('cochlea_feat_s', {
+    refcount: 'int', name: 'void *', cepsize: 'int32_t', n_stream: 'int32_t', stream_len: 'void *',
+    window_size: 'int32_t', n_sv: 'int32_t', sv_len: 'void *', subvecs: 'void *', sv_buf: 'void *',
+    sv_dim: 'int32_t', cmn: 'int', varnorm: 'int32_t', agc: 'int', compute_feat: 'void *', cmn_struct: 'void *',
+  });
+  cmnStruct ??= koffi.struct('cochlea_cmn_t', { cmn_mean: 'void *', cmn_var: 'void *', sum: 'void *', nframe: 'int32_t', veclen: 'int32_t' });
+  const feat = api.ps_get_feat(ps);
+  if (!feat) return null;
+  const f = koffi.decode(feat, featStruct as never) as { cepsize: number; cmn_struct: Ptr | null };
+  if (!f.cmn_struct) return null;
+  const c = koffi.decode(f.cmn_struct, cmnStruct as never) as { veclen: number };
+  // Sanity check on the layout: the CMN vector is one cepstrum long.
+  if (c.veclen !== f.cepsize || c.veclen <= 0 || c.veclen > 64) return null;
+  return { ptr: f.cmn_struct, initial: new Float32Array(c.veclen) };
+}
 
 /** Load the shared libraries once per thread (koffi handles are per isolate). */
 export function loadPocketsphinx(library = 'libpocketsphinx.so.3'): Api {
@@ -125,6 +151,10 @@ export function loadPocketsphinx(library = 'libpocketsphinx.so.3'): Api {
     ps_get_in_speech: ps.func('ps_get_in_speech', 'uint8_t', [P]),
     ps_get_n_frames: ps.func('ps_get_n_frames', 'int', [P]),
     ps_get_logmath: ps.func('ps_get_logmath', P, [P]),
+    ps_get_feat: ps.func('ps_get_feat', P, [P]),
+    // mfcc_t is float32 in Debian's (floating-point) build of sphinxbase.
+    cmn_live_get: sb.func('cmn_live_get', 'void', [P, koffi.out('float *')]),
+    cmn_live_set: sb.func('cmn_live_set', 'void', [P, 'const float *']),
     logmath_exp: sb.func('logmath_exp', 'double', [P, 'int32_t']),
     ps_seg_iter: ps.func('ps_seg_iter', P, [P]),
     ps_seg_next: ps.func('ps_seg_next', P, [P]),
@@ -172,6 +202,8 @@ export function floatToInt16(pcm: Float32Array, out?: Int16Array): Int16Array {
 export class PocketsphinxDecoder {
   private ps: Ptr | null;
   private readonly lmath: Ptr;
+  /** The feature front end's CMN state and its initial mean (from -cmninit), see startStream(). */
+  private readonly cmn: { ptr: Ptr; initial: Float32Array } | null;
   private readonly api: Api;
   private inUtt = false;
   private readonly sf = new Int32Array(1);
@@ -207,6 +239,10 @@ export class PocketsphinxDecoder {
     if (!ps) throw new Error('pocketsphinx: ps_init failed (check model paths and arguments)');
     this.ps = ps;
     this.lmath = this.api.ps_get_logmath(ps);
+    this.cmn = cmnOf(this.api, ps);
+    if (this.cmn) {
+      this.api.cmn_live_get(this.cmn.ptr, this.cmn.initial);
+    }
   }
 
   private get handle(): Ptr {
@@ -218,10 +254,16 @@ export class PocketsphinxDecoder {
     return this.inUtt;
   }
 
-  /** Reset stream-level state (noise estimate, CMN, frame counter) for unrelated new audio. */
+  /**
+   * Reset stream-level state for unrelated new audio: frame counter and noise estimate
+   * (ps_start_stream), and the live cepstral mean, which ps_start_stream keeps. Without the CMN
+   * reset a reused decoder transcribes the same file differently depending on what it heard
+   * before, so results would depend on which request ran earlier on the worker.
+   */
   startStream(): void {
     if (this.inUtt) this.endUtt();
     this.api.ps_start_stream(this.handle);
+    if (this.cmn) this.api.cmn_live_set(this.cmn.ptr, this.cmn.initial);
   }
 
   startUtt(): void {
