@@ -14,7 +14,7 @@
 import { setImmediate as yieldLoop } from 'node:timers/promises';
 import { DETECT_BYTES, detectFormat, id3Size, type Detected } from './detect.ts';
 import { decodeWithFfmpeg } from './ffmpeg.ts';
-import { ByteReader } from './input.ts';
+import { ByteReader, abortError } from './input.ts';
 import { layoutCodecName } from './pcm.ts';
 import { outputLength } from './resampler.ts';
 import { PcmSink } from './sink.ts';
@@ -38,6 +38,10 @@ export const RAW_MIN_RATE = 8000;
 export const RAW_MAX_RATE = 192000;
 /** Largest ID3 tag we look past for format detection (bigger: let ffmpeg probe). */
 const MAX_ID3_PEEK = 1024 * 1024;
+/** Largest output allocated up front from a streamed WAV's declared size (4 h; 920 MB). */
+const MAX_PREALLOC_SECONDS = 4 * 3600;
+/** Resampler block for batch decoding (live streams use 20 ms). */
+const BATCH_BLOCK_SECONDS = 0.25;
 /** Yield to the event loop after this much synchronous decoding work. */
 const SLICE_MS = 8;
 
@@ -63,6 +67,7 @@ export async function decodeAudio(input: AudioInput, opts: DecodeOptions = {}): 
 }
 
 async function decodeFrom(r: ByteReader, opts: DecodeOptions, signal: AbortSignal, stallMs: number): Promise<DecodedAudio> {
+  if (signal.aborted) throw abortError(signal);
   let head = await r.peek(DETECT_BYTES);
   if (head.length === 0) throw new AudioDecodeError('empty', 'The audio body is empty');
   const tag = id3Size(head);
@@ -153,12 +158,23 @@ async function decodeWav(r: ByteReader, det: Detected, opts: DecodeOptions, sign
   }
 
   const layout = info.layout;
-  const dec = new PcmStreamDecoder(layout, info.sampleRate);
+  const dec = new PcmStreamDecoder(layout, info.sampleRate, BATCH_BLOCK_SECONDS);
   const frameBytes = dec.frameBytes;
   const warnings: string[] = [];
   const available = r.knownSize !== undefined ? r.knownSize - r.position : undefined;
   const declared = info.dataBytes;
   let expected: number | undefined;
+  if (available === undefined && declared !== undefined) {
+    // Streamed body with a declared data size: trust the header for the duration limit and for
+    // allocating the output once (a shorter body is handled: the output is trimmed at the end).
+    const frames = Math.floor(declared / frameBytes);
+    const seconds = frames / info.sampleRate;
+    if (opts.maxDurationSeconds !== undefined && seconds > opts.maxDurationSeconds) {
+      dec.release();
+      throw new AudioDecodeError('too_long', `Audio is longer than the maximum of ${opts.maxDurationSeconds} seconds`);
+    }
+    if (seconds <= MAX_PREALLOC_SECONDS) expected = outputLength(frames, info.sampleRate);
+  }
   if (available !== undefined) {
     const bytes = declared === undefined ? available : Math.min(declared, available);
     const frames = Math.floor(bytes / frameBytes);
@@ -198,7 +214,7 @@ async function decodeRaw(r: ByteReader, opts: DecodeOptions, _signal: AbortSigna
   let dec: StreamDecoder & { release?: () => void };
   let format: string;
   if (layout) {
-    dec = new PcmStreamDecoder(layout, rate);
+    dec = new PcmStreamDecoder(layout, rate, BATCH_BLOCK_SECONDS);
     format = `raw/${layoutCodecName(layout)}`;
     if (r.knownSize !== undefined && opts.maxDurationSeconds !== undefined) {
       const frames = Math.floor(r.knownSize / (layout.kind === 's16' ? 2 : layout.kind === 'f32' ? 4 : 1));

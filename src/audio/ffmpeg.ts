@@ -15,7 +15,6 @@
  * duration limit is crossed (the overall timeout arrives as an abort of `signal`). Memory: chunks flow through; only the output PCM accumulates.
  */
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -220,8 +219,18 @@ async function run(p: FfmpegParams, args: string[], input: AsyncIterable<Uint8Ar
       for await (const c of input) {
         if (failure || exited || stdin.destroyed) break;
         lastProgress = Date.now();
-        if (!stdin.write(c)) {
-          await Promise.race([once(stdin, 'drain'), once(stdin, 'close'), closed]);
+        if (!stdin.write(c) && !exited) {
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              stdin.off('drain', done);
+              stdin.off('close', done);
+              stdin.off('error', done);
+              resolve();
+            };
+            stdin.on('drain', done);
+            stdin.on('close', done);
+            stdin.on('error', done);
+          });
         }
       }
     } catch (e) {

@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { AudioDecodeError, INVALID_FORMAT_MESSAGE, type AudioInput } from './types.ts';
 
 /** Chunk size used when slicing an in-memory body (views, no copies). */
-const SLICE = 256 * 1024;
+const SLICE = 64 * 1024;
 
 export class ByteReader {
   private chunks: Uint8Array[] = [];

@@ -20,6 +20,7 @@ import { OpusDecoder } from 'opus-decoder';
 import { OggDemuxer, type OggPacket } from './ogg.ts';
 import { AudioDecodeError, type StreamDecoder } from './types.ts';
 import { StreamResampler } from './resampler.ts';
+import { sanitize } from './pcm.ts';
 
 type Decoder = OpusDecoder<48000>;
 const OPUS_RATE = 48000;
@@ -180,7 +181,7 @@ abstract class DeferredOutputDecoder implements StreamDecoder {
       this.held = out;
       throw new AudioDecodeError('corrupt', problems.join('; '));
     }
-    return out.length ? concat(out) : EMPTY;
+    return out.length ? sanitize(concat(out)) : EMPTY;
   }
 
   flush(): Float32Array {
@@ -197,7 +198,7 @@ abstract class DeferredOutputDecoder implements StreamDecoder {
     }
     this.flushed = true;
     this.free();
-    const pcm = concat(out);
+    const pcm = sanitize(concat(out));
     if (problems.length && pcm.length === 0) throw new AudioDecodeError('corrupt', problems.join('; '));
     return pcm;
   }
@@ -331,6 +332,7 @@ export class OggOpusStreamDecoder extends DeferredOutputDecoder {
   private emitted = 0;
   private queue: OggPacket[] = [];
   private sawOpus = false;
+  private bytesIn = 0;
 
   constructor() {
     super();
@@ -377,6 +379,7 @@ export class OggOpusStreamDecoder extends DeferredOutputDecoder {
 
   protected decode(chunk: Uint8Array, out: Float32Array[]): string[] {
     const problems: string[] = [];
+    this.bytesIn += chunk.length;
     for (const pk of this.demux.push(chunk)) this.onPacket(pk, out, problems);
     problems.push(...this.demux.takeProblems());
     if (this.demux.pages === 0 && this.demux.skippedBytes > 0) problems.push('Data is not an Ogg stream');
@@ -455,7 +458,7 @@ export class OggOpusStreamDecoder extends DeferredOutputDecoder {
     if (this.demux.bufferedBytes > 0 && !this.demux.streamEnded) {
       problems.push(`Ogg stream ended inside a page (${this.demux.bufferedBytes} bytes left undecoded)`);
     }
-    if (!this.sawOpus) problems.push(this.demux.pages ? 'Ogg stream has no Opus audio' : 'Data is not an Ogg stream');
+    if (!this.sawOpus && this.bytesIn > 0) problems.push(this.demux.pages ? 'Ogg stream has no Opus audio' : 'Data is not an Ogg stream');
     return problems;
   }
 

@@ -1,20 +1,22 @@
 /**
  * Band-limited sample-rate conversion to 16 kHz with libsamplerate (Erik de Castro Lopo's Secret
- * Rabbit Code, compiled to JS by `@alexanderolsen/libsamplerate-js`).
+ * Rabbit Code, compiled by emscripten in `@alexanderolsen/libsamplerate-js`; the package ships it as
+ * wasm2js plain JavaScript, not a .wasm module, hence the speeds below).
  *
  * Converter choice: SRC_SINC_MEDIUM_QUALITY — windowed-sinc, 97 dB SNR, 90 % pass band (flat to
  * 7.2 kHz of the 8 kHz output Nyquist, which covers the whole band ASR front-ends use).
- * Measured here (one core, mono, 1 s blocks → 16 kHz; see bench/audio.ts for the live numbers):
- *   SINC_BEST    ~22× RT from 44.1/48 kHz, ~70× from 8 kHz   (97 % band, 3–4× slower than MEDIUM)
- *   SINC_MEDIUM  ~75–90× RT from 44.1/48 kHz, ~215× from 8 kHz
- *   SINC_FASTEST ~180–200× RT from 44.1/48 kHz, ~490× from 8 kHz (only 80 % band: 6.4 kHz)
+ * Measured here (one core, mono, 20 ms blocks → 16 kHz; bench/audio.ts reports the live numbers):
+ *   SINC_BEST     16–21× RT from 44.1/48 kHz,  45–57× from 8 kHz   (97 % band, ~4× slower than MEDIUM)
+ *   SINC_MEDIUM   64–72× RT from 44.1/48 kHz, 170–195× from 8 kHz
+ *   SINC_FASTEST 130–170× RT from 44.1/48 kHz, 340–410× from 8 kHz  (80 % band: flat only to 6.4 kHz)
  * FASTEST would cut the 6.4–8 kHz band that fricatives (s, f, th) live in; BEST buys 7 % more
- * band for 3–4× the CPU. MEDIUM keeps the full speech band at ~1–1.5 % of a core per real-time
+ * band for 3–4× the CPU. MEDIUM keeps the full speech band at ~1.5 % of a core per real-time
  * 48 kHz stream. Containers decoded by ffmpeg are resampled inside ffmpeg (soxr) instead.
  *
  * Streaming: the converter state (filter history, fractional phase) lives across calls, so chunk
- * boundaries cause no clicks and lose nothing. Input is fed to libsamplerate in fixed blocks of
- * 20 ms regardless of how callers chunk it, which makes the output bit-identical for any chunking.
+ * boundaries cause no clicks and lose nothing. Input is fed to libsamplerate in fixed blocks (20 ms
+ * for live streams, 250 ms for batch) regardless of how callers chunk it, which makes the output
+ * bit-identical for any chunking.
  * At the end the filter tail is pushed out with zeros and the output trimmed to exactly
  * round(inputFrames × 16000 / inputRate) samples.
  *
@@ -32,7 +34,7 @@ export const RESAMPLER_CONVERTER = lsr.ConverterType.SRC_SINC_MEDIUM_QUALITY;
 export const RESAMPLER_NAME = 'libsamplerate SRC_SINC_MEDIUM_QUALITY';
 
 /** Idle converters kept for reuse. */
-export const RESAMPLER_POOL_SIZE = 4;
+export const RESAMPLER_POOL_SIZE = 2;
 const idle: Src[] = [];
 let refilling = 0;
 
@@ -109,9 +111,16 @@ export class StreamResampler {
   private totalOut = 0;
   private finished = false;
 
-  constructor(readonly inRate: number) {
+  /**
+   * @param blockSeconds input fed to libsamplerate per call: 20 ms for live streams (latency),
+   *   larger for batch decoding (fewer calls; ~25 % faster at 0.25 s).
+   */
+  constructor(
+    readonly inRate: number,
+    blockSeconds = 0.02,
+  ) {
     this.passthrough = inRate === TARGET_SAMPLE_RATE;
-    this.block = new Float32Array(this.passthrough ? 0 : Math.max(64, Math.round(inRate / 50)));
+    this.block = new Float32Array(this.passthrough ? 0 : Math.max(64, Math.round(inRate * blockSeconds)));
     if (this.passthrough) {
       this.ready = Promise.resolve();
       return;

@@ -3,9 +3,11 @@
  * decoding (so a too-long upload is refused as soon as the limit is crossed, not after decoding
  * it all).
  *
- * When the final length is known up front (WAV/raw bodies of known size) the output is allocated
- * once at its exact size: peak memory is the PCM itself. Otherwise it is collected in 4 MiB blocks
- * and joined at the end (one transient copy).
+ * When the final length is known up front (WAV/raw bodies of known size, or a streamed WAV with a
+ * declared data size) the output is allocated once at its exact size: peak memory is the PCM
+ * itself. Otherwise (ffmpeg output, whose length is only known at the end) it is collected in
+ * 4 MiB blocks and joined at the end: one transient copy. The returned array always owns its whole
+ * ArrayBuffer, so it can be transferred to a worker without copying.
  */
 import { AudioDecodeError, TARGET_SAMPLE_RATE } from './types.ts';
 import { sanitize } from './pcm.ts';
@@ -90,8 +92,9 @@ export class PcmSink {
     if (this.exact) {
       const e = this.exact;
       this.exact = null;
-      // A little slack (a header that overstated its length) is cheaper kept than copied.
-      return this.length >= e.length * 0.9 ? e.subarray(0, this.length) : e.slice(0, this.length);
+      // Always hand out a Float32Array that owns its whole buffer (transferable to a worker,
+      // and structured-clone copies no hidden tail): a shorter body than announced costs a copy.
+      return this.length === e.length ? e : e.slice(0, this.length);
     }
     const out = new Float32Array(this.length);
     let o = 0;

@@ -3,7 +3,7 @@
  * chunking → 16 kHz mono float32. Every decoder keeps partial samples/pages across pushes and a
  * stateful resampler, so the output does not depend on how the input was split.
  */
-import { FrameConverter, type PcmLayout } from './pcm.ts';
+import { FrameConverter, sanitize, type PcmLayout } from './pcm.ts';
 import { StreamResampler } from './resampler.ts';
 import { AudioDecodeError, type RawEncoding, type StreamDecoder } from './types.ts';
 import { OggOpusStreamDecoder, OpusPacketStreamDecoder } from './opus.ts';
@@ -33,9 +33,10 @@ export class PcmStreamDecoder implements StreamDecoder {
   private readonly conv: FrameConverter;
   private readonly rs: StreamResampler;
 
-  constructor(layout: PcmLayout, sampleRate: number) {
+  /** @param blockSeconds resampler block: 20 ms for live streams, larger for batch bodies. */
+  constructor(layout: PcmLayout, sampleRate: number, blockSeconds?: number) {
     this.conv = new FrameConverter(layout);
-    this.rs = new StreamResampler(sampleRate);
+    this.rs = new StreamResampler(sampleRate, blockSeconds);
   }
 
   get ready(): Promise<void> {
@@ -56,13 +57,19 @@ export class PcmStreamDecoder implements StreamDecoder {
     return this.conv.frames;
   }
 
+  private flushed = false;
+
   push(chunk: Uint8Array): Float32Array {
-    return this.rs.process(this.conv.push(chunk));
+    if (this.flushed) throw new AudioDecodeError('unsupported', 'Audio pushed after the stream was flushed');
+    return sanitize(this.rs.process(this.conv.push(chunk)));
   }
 
   flush(): Float32Array {
+    if (this.flushed) return new Float32Array(0);
     try {
-      return this.rs.flush();
+      const out = this.rs.flush();
+      this.flushed = true;
+      return sanitize(out);
     } catch (e) {
       throw new AudioDecodeError('unsupported', (e as Error).message);
     }
