@@ -64,6 +64,7 @@ export interface SessionHandlers {
 
 export interface PoolSession {
   readonly id: string;
+  /** Queue audio; the buffer is transferred to the worker (the caller must not use it again). */
   push(pcm: Float32Array): void;
   finalize(): void;
   end(): void;
@@ -351,9 +352,9 @@ export class WorkerPool {
     }
   }
 
-  private post(slot: Slot, msg: MainToWorker): void {
+  private post(slot: Slot, msg: MainToWorker, transfer?: ArrayBuffer[]): void {
     if (slot.dead) return;
-    slot.worker.postMessage(msg);
+    slot.worker.postMessage(msg, transfer);
   }
 
   /** Pick the worker for a new session: fewest sessions, then fewest running jobs. */
@@ -378,12 +379,13 @@ export class WorkerPool {
     slot.sessions.set(id, rec);
     // Messages to a worker that is still starting are queued by its port and run after init.
     this.post(slot, { t: 'open', sid: id, options });
-    const send = (msg: MainToWorker) => {
-      if (!rec.closed) this.post(slot, msg);
+    const send = (msg: MainToWorker, transfer?: ArrayBuffer[]) => {
+      if (!rec.closed) this.post(slot, msg, transfer);
     };
     return {
       id,
-      push: (pcm) => send({ t: 'audio', sid: id, pcm }),
+      // The stream hands over its own copy (worker-engine.ts ownCopy), so move it, don't clone it.
+      push: (pcm) => send({ t: 'audio', sid: id, pcm }, [pcm.buffer as ArrayBuffer]),
       finalize: () => send({ t: 'finalize', sid: id }),
       end: () => send({ t: 'end', sid: id }),
       abort: () => {

@@ -178,7 +178,8 @@ test('long audio is segmented and times stay wall-clock across pauses', { skip }
 
 test('forced cut at maxSegmentSeconds keeps every word', { skip }, async () => {
   // Speech without pauses long enough for the pause rule: clips back to back.
-  const parts = loadManifest().slice(1, 4).map((c) => clipPcm(c)); // ~14 s
+  const clips = loadManifest().slice(1, 4);
+  const parts = clips.map((c) => clipPcm(c)); // ~14 s
   const { pcm } = concatWithGaps(parts, 0.05);
   const uncut = new PocketsphinxBackend({ minSegmentSeconds: 100, maxSegmentSeconds: 200 });
   const cut = new PocketsphinxBackend({ minSegmentSeconds: 3, maxSegmentSeconds: 6, pauseSeconds: 5 });
@@ -187,8 +188,13 @@ test('forced cut at maxSegmentSeconds keeps every word', { skip }, async () => {
     const b = await cut.recognize(pcm, {});
     assert.ok(b.segments.length >= 3, `cut into ${b.segments.length} pieces`);
     assertSaneWords(b.words, b.duration);
-    const d = wer(a.text, b.text);
-    assert.ok(d < 0.2, `cut transcript close to uncut one (difference ${d.toFixed(3)})`);
+    // Cutting mid-speech may change a word at each cut, but must not drop speech: the cut
+    // transcript is as close to the reference as the uncut one, and about as long.
+    const ref = clips.map((c) => c.text).join(' ');
+    const wa = wer(ref, a.text);
+    const wb = wer(ref, b.text);
+    assert.ok(wb <= wa + 0.05, `cut WER ${wb.toFixed(3)} vs uncut ${wa.toFixed(3)}`);
+    assert.ok(b.words.length >= 0.9 * a.words.length, `cut ${b.words.length} words vs uncut ${a.words.length}`);
   } finally {
     uncut.dispose();
     cut.dispose();

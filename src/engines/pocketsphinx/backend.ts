@@ -13,6 +13,10 @@
  * `maxSegmentSeconds` it is cut at the widest inter-word gap and the tail is decoded again as the
  * start of the next utterance. Search memory is thus bounded by one utterance whatever the input
  * length, and word times are offset by the exact sample position where each utterance began.
+ *
+ * CMN: each batch utterance starts live CMN from the mean cepstrum of the request's own audio
+ * (`CmnEstimate`, a separate front-end pass costing ~0.2% of decode time), not from the model's
+ * -cmninit; streaming sessions start from -cmninit and adapt (their audio is not known ahead).
  */
 import type { Backend, Hypothesis, StreamingDecoder, StreamingDecoderOptions } from '../backend.ts';
 import type { EngineInfo, EngineSegment, EngineWord, RecognitionResult, RecognizeOptions } from '../types.ts';
@@ -52,6 +56,16 @@ export interface PocketsphinxBackendConfig extends PocketsphinxOptions {
   chunkSeconds?: number;
   /** Batch: yield to the worker's event loop after this much decoding (ms). Default 50. */
   yieldEveryMs?: number;
+  /**
+   * Batch: start every utterance's cepstral mean normalization from the mean cepstrum of the
+   * request's own audio (see `CmnEstimate`) instead of the model's -cmninit. Default true.
+   */
+  cmnEstimate?: boolean;
+  /**
+   * Batch: the CMN estimate of an utterance averages this much audio from its start (whole
+   * seconds; near the end of the request the window slides back to keep its length). Default 60.
+   */
+  cmnWindowSeconds?: number;
   /**
    * Streaming inSpeech(): the best path counts as "in speech" while its last real word ended
    * less than this many seconds before the newest frame. Default 0.3.
@@ -159,10 +173,15 @@ export class PocketsphinxBackend implements Backend {
       chunkSeconds: 0.25,
       yieldEveryMs: 50,
       speechHangoverSeconds: 0.3,
+      cmnEstimate: true,
+      cmnWindowSeconds: 60,
       ...config,
     };
     if (!(this.cfg.maxSegmentSeconds > this.cfg.minSegmentSeconds)) {
       throw new Error('pocketsphinx: maxSegmentSeconds must be greater than minSegmentSeconds');
+    }
+    if (this.cfg.cmnEstimate && !(this.cfg.cmnWindowSeconds > 0)) {
+      throw new Error('pocketsphinx: cmnWindowSeconds must be positive (or set cmnEstimate false)');
     }
   }
 
@@ -262,12 +281,13 @@ export class PocketsphinxBackend implements Backend {
         });
       }
     };
+    const cmn = this.cfg.cmnEstimate ? await this.estimateCmn(dec, pcm, signal) : null;
     const startUtt = (at: number) => {
       uttStart = at;
       pos = at;
       // A fresh stream per utterance resets the frame counter, so ps_seg_frames are relative
       // to `at` (otherwise 5prealpha keeps counting across utterances).
-      dec.startStream();
+      dec.startStream(cmn?.meanAt(at) ?? undefined);
       dec.startUtt();
     };
 
@@ -307,6 +327,39 @@ export class PocketsphinxBackend implements Backend {
     return { words, segments };
   }
 
+  /**
+   * Cepstra of the whole request (the decoder's own front-end parameters, a separate fe_t), for
+   * per-utterance CMN starting points. Runs in blocks and yields like the decode loop.
+   */
+  private async estimateCmn(
+    dec: PocketsphinxDecoder,
+    pcm: Float32Array,
+    signal: AbortSignal | undefined,
+  ): Promise<CmnEstimate | null> {
+    const cepSize = dec.cmnSize;
+    if (cepSize === null) return null; // CMN state unreachable: keep -cmninit
+    const block = 10 * ENGINE_SAMPLE_RATE;
+    const buf = new Int16Array(block);
+    const est = new CmnEstimate(cepSize, Math.ceil(this.cfg.cmnWindowSeconds));
+    let sliceStart = performance.now();
+    dec.startCepstra();
+    try {
+      for (let pos = 0; pos < pcm.length; pos += block) {
+        const c = dec.cepstra(floatToInt16(pcm.subarray(pos, Math.min(pcm.length, pos + block)), buf));
+        if (c.cepSize !== cepSize) return null; // a front end unlike the one CMN normalizes
+        est.add(c.frames);
+        if (performance.now() - sliceStart >= this.cfg.yieldEveryMs) {
+          await yieldToLoop();
+          if (signal?.aborted) throw new EngineError('aborted', 'recognition aborted');
+          sliceStart = performance.now();
+        }
+      }
+    } finally {
+      dec.endCepstra();
+    }
+    return est;
+  }
+
   createDecoder(options: StreamingDecoderOptions): StreamingDecoder {
     checkLanguage(options.language);
     return new PocketsphinxStreamingDecoder(this, this.cfg.speechHangoverSeconds);
@@ -319,6 +372,75 @@ export class PocketsphinxBackend implements Backend {
   dispose(): void {
     this.disposed = true;
     for (const d of this.idle.splice(0)) d.free();
+  }
+}
+
+/**
+ * Batch cepstral mean of a request's audio. Sphinx models are trained with per-utterance batch
+ * CMN (feat.params -cmn batch), but 5prealpha only applies batch CMN when a whole utterance is
+ * given in one ps_process_raw call and otherwise switches to live CMN, which starts from
+ * -cmninit and moves only every few seconds. On audio whose mean is far from -cmninit
+ * (band-limited telephony: C1 ≈ +34 against -5) the first seconds, i.e. all of a short clip,
+ * are decoded with the wrong normalization. Starting live CMN from this estimate gives the search
+ * batch-normalized features from the first frame while live CMN still adapts within long
+ * utterances. Written here because pocketsphinx exposes no batch-CMN entry point for chunked input.
+ */
+export class CmnEstimate {
+  /** Per-second sums of cepstra (FRAME_RATE frames a block): O(13 doubles) per second of audio. */
+  private sums: Float64Array;
+  private counts: Int32Array;
+  private nFrames = 0;
+  private readonly cache = new Map<number, Float32Array | null>();
+
+  constructor(
+    private readonly cepSize: number,
+    /** Window length in blocks (seconds). */
+    private readonly windowBlocks: number,
+  ) {
+    this.sums = new Float64Array(64 * cepSize);
+    this.counts = new Int32Array(64);
+  }
+
+  /** Append consecutive frames (row-major, cepSize each). */
+  add(frames: Float32Array): void {
+    const d = this.cepSize;
+    const n = Math.floor(frames.length / d);
+    for (let i = 0; i < n; i++) {
+      const b = Math.floor(this.nFrames / FRAME_RATE);
+      if (b >= this.counts.length) this.grow();
+      for (let j = 0; j < d; j++) this.sums[b * d + j] += frames[i * d + j];
+      this.counts[b]++;
+      this.nFrames++;
+    }
+    this.cache.clear();
+  }
+
+  private grow(): void {
+    const sums = new Float64Array(this.sums.length * 2);
+    sums.set(this.sums);
+    const counts = new Int32Array(this.counts.length * 2);
+    counts.set(this.counts);
+    this.sums = sums;
+    this.counts = counts;
+  }
+
+  /** Mean cepstrum for an utterance starting at `sample` (16 kHz), or null without frames. */
+  meanAt(sample: number): Float32Array | null {
+    const nBlocks = Math.ceil(this.nFrames / FRAME_RATE);
+    if (nBlocks === 0) return null;
+    const w = Math.max(1, this.windowBlocks);
+    const from = Math.max(0, Math.min(Math.floor(sample / SAMPLES_PER_FRAME / FRAME_RATE), nBlocks - w));
+    if (this.cache.has(from)) return this.cache.get(from)!;
+    const d = this.cepSize;
+    const sum = new Float64Array(d);
+    let n = 0;
+    for (let b = from; b < Math.min(nBlocks, from + w); b++) {
+      for (let j = 0; j < d; j++) sum[j] += this.sums[b * d + j];
+      n += this.counts[b];
+    }
+    const mean = n > 0 ? Float32Array.from(sum, (x) => x / n) : null;
+    this.cache.set(from, mean);
+    return mean;
   }
 }
 

@@ -89,6 +89,15 @@ interface Api {
   ps_get_feat(ps: Ptr): Ptr | null;
   cmn_live_get(cmn: Ptr, vec: Float32Array): void;
   cmn_live_set(cmn: Ptr, vec: Float32Array): void;
+  ps_get_config(ps: Ptr): Ptr;
+  fe_init_auto_r(cfg: Ptr): Ptr | null;
+  fe_free(fe: Ptr): number;
+  fe_start_stream(fe: Ptr): void;
+  fe_start_utt(fe: Ptr): number;
+  fe_get_output_size(fe: Ptr): number;
+  fe_process_utt(fe: Ptr, data: Int16Array, n: number, cepBlock: [Ptr | null], nframes: Int32Array): number;
+  fe_end_utt(fe: Ptr, cep: Float32Array, nframes: Int32Array): number;
+  fe_free_2d(arr: Ptr): void;
 }
 
 let api: Api | null = null;
@@ -155,6 +164,15 @@ export function loadPocketsphinx(library = 'libpocketsphinx.so.3'): Api {
     // mfcc_t is float32 in Debian's (floating-point) build of sphinxbase.
     cmn_live_get: sb.func('cmn_live_get', 'void', [P, koffi.out('float *')]),
     cmn_live_set: sb.func('cmn_live_set', 'void', [P, 'const float *']),
+    ps_get_config: ps.func('ps_get_config', P, [P]),
+    fe_init_auto_r: sb.func('fe_init_auto_r', P, [P]),
+    fe_free: sb.func('fe_free', 'int', [P]),
+    fe_start_stream: sb.func('fe_start_stream', 'void', [P]),
+    fe_start_utt: sb.func('fe_start_utt', 'int', [P]),
+    fe_get_output_size: sb.func('fe_get_output_size', 'int', [P]),
+    fe_process_utt: sb.func('fe_process_utt', 'int', [P, 'const int16_t *', 'size_t', koffi.out('void **'), koffi.out('int32_t *')]),
+    fe_end_utt: sb.func('fe_end_utt', 'int', [P, koffi.out('float *'), koffi.out('int32_t *')]),
+    fe_free_2d: sb.func('fe_free_2d', 'void', [P]),
     logmath_exp: sb.func('logmath_exp', 'double', [P, 'int32_t']),
     ps_seg_iter: ps.func('ps_seg_iter', P, [P]),
     ps_seg_next: ps.func('ps_seg_next', P, [P]),
@@ -206,6 +224,9 @@ export class PocketsphinxDecoder {
   private readonly cmn: { ptr: Ptr; initial: Float32Array } | null;
   private readonly api: Api;
   private inUtt = false;
+  /** Private front end for startCepstra()/cepstra(), created on first use. */
+  private fe: Ptr | null = null;
+  private feDim = 0;
   private readonly sf = new Int32Array(1);
   private readonly ef = new Int32Array(1);
   /** Samples fed in the current utterance. */
@@ -258,12 +279,76 @@ export class PocketsphinxDecoder {
    * Reset stream-level state for unrelated new audio: frame counter and noise estimate
    * (ps_start_stream), and the live cepstral mean, which ps_start_stream keeps. Without the CMN
    * reset a reused decoder transcribes the same file differently depending on what it heard
-   * before, so results would depend on which request ran earlier on the worker.
+   * before, so results would depend on which request ran earlier on the worker. The mean restarts
+   * at `cmnMean` when given (batch: the audio's own estimate), else at the model's -cmninit.
    */
-  startStream(): void {
+  startStream(cmnMean?: Float32Array): void {
     if (this.inUtt) this.endUtt();
     this.api.ps_start_stream(this.handle);
-    if (this.cmn) this.api.cmn_live_set(this.cmn.ptr, this.cmn.initial);
+    if (!this.cmn) return;
+    if (cmnMean && cmnMean.length !== this.cmn.initial.length) {
+      throw new Error(`pocketsphinx: CMN mean has ${cmnMean.length} coefficients, expected ${this.cmn.initial.length}`);
+    }
+    this.api.cmn_live_set(this.cmn.ptr, cmnMean ?? this.cmn.initial);
+  }
+
+  /**
+   * Coefficients per cepstrum when the live CMN state is reachable (startStream can then take a
+   * mean), else null.
+   */
+  get cmnSize(): number | null {
+    return this.cmn ? this.cmn.initial.length : null;
+  }
+
+  /** The model's initial CMN mean (-cmninit), a copy. */
+  get cmnInit(): Float32Array | null {
+    return this.cmn ? this.cmn.initial.slice() : null;
+  }
+
+  /**
+   * Start computing the cepstra (MFCC frames, C0 = log energy) of new audio, with a front end of
+   * its own built from the decoder's configuration (same -samprate, -nfilt, -lowerf/-upperf,
+   * noise removal, ... as the model's feat.params), so the decoder's front end and search state
+   * are untouched. Each call resets that front end (noise statistics, overflow samples,
+   * pre-emphasis), so the cepstra of given audio never depend on earlier calls.
+   */
+  startCepstra(): void {
+    if (!this.fe) {
+      const fe = this.api.fe_init_auto_r(this.api.ps_get_config(this.handle));
+      if (!fe) throw new Error('pocketsphinx: fe_init_auto_r failed');
+      this.fe = fe;
+      this.feDim = this.api.fe_get_output_size(fe);
+    }
+    this.api.fe_start_stream(this.fe);
+    this.api.fe_start_utt(this.fe);
+  }
+
+  /** Cepstra of the next samples since startCepstra(): frames × cepSize, row-major. */
+  cepstra(samples: Int16Array): { frames: Float32Array; cepSize: number } {
+    if (!this.fe) throw new Error('pocketsphinx: startCepstra() not called');
+    const dim = this.feDim;
+    if (samples.length === 0) return { frames: new Float32Array(0), cepSize: dim };
+    const block: [Ptr | null] = [null];
+    const n = new Int32Array(1);
+    const r = this.api.fe_process_utt(this.fe, samples, samples.length, block, n);
+    const cep = block[0];
+    try {
+      if (r < 0) throw new Error('pocketsphinx: fe_process_utt failed');
+      if (!cep || n[0] <= 0) return { frames: new Float32Array(0), cepSize: dim };
+      // ckd_calloc_2d: an array of row pointers whose first row starts one contiguous block.
+      const row0 = koffi.decode(cep, 'void *') as Ptr;
+      const frames = new Float32Array(koffi.view(row0, n[0] * dim * 4).slice(0));
+      return { frames, cepSize: dim };
+    } finally {
+      if (cep) this.api.fe_free_2d(cep);
+    }
+  }
+
+  /** Reset the cepstrum front end's per-utterance buffers (the last partial frame is dropped). */
+  endCepstra(): void {
+    if (!this.fe) return;
+    const last = new Float32Array(this.feDim);
+    this.api.fe_end_utt(this.fe, last, new Int32Array(1));
   }
 
   startUtt(): void {
@@ -324,6 +409,8 @@ export class PocketsphinxDecoder {
 
   free(): void {
     if (this.ps === null) return;
+    if (this.fe) this.api.fe_free(this.fe);
+    this.fe = null;
     this.api.ps_free(this.ps);
     this.ps = null;
   }
