@@ -21,6 +21,7 @@ import { OggDemuxer, type OggPacket } from './ogg.ts';
 import { AudioDecodeError, type StreamDecoder } from './types.ts';
 import { StreamResampler } from './resampler.ts';
 import { sanitize } from './pcm.ts';
+import { concatFloat32 } from '../util/pcm.ts';
 
 type Decoder = OpusDecoder<48000>;
 const OPUS_RATE = 48000;
@@ -139,18 +140,6 @@ function mixDown(channelData: Float32Array[], n: number): Float32Array {
   return out;
 }
 
-function concat(parts: Float32Array[]): Float32Array {
-  if (parts.length === 1) return parts[0];
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Float32Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 const EMPTY = new Float32Array(0);
 
@@ -176,12 +165,12 @@ abstract class DeferredOutputDecoder implements StreamDecoder {
     const problems = chunk.length ? this.decode(chunk, out48) : [];
     const out = this.held;
     this.held = [];
-    if (out48.length) out.push(this.rs.process(concat(out48)));
+    if (out48.length) out.push(this.rs.process(concatFloat32(out48)));
     if (problems.length) {
       this.held = out;
       throw new AudioDecodeError('corrupt', problems.join('; '));
     }
-    return out.length ? sanitize(concat(out)) : EMPTY;
+    return out.length ? sanitize(concatFloat32(out)) : EMPTY;
   }
 
   flush(): Float32Array {
@@ -190,7 +179,7 @@ abstract class DeferredOutputDecoder implements StreamDecoder {
     const problems = this.finishStream(out48);
     const out = this.held;
     this.held = [];
-    if (out48.length) out.push(this.rs.process(concat(out48)));
+    if (out48.length) out.push(this.rs.process(concatFloat32(out48)));
     try {
       out.push(this.rs.flush());
     } catch (e) {
@@ -198,7 +187,7 @@ abstract class DeferredOutputDecoder implements StreamDecoder {
     }
     this.flushed = true;
     this.free();
-    const pcm = sanitize(concat(out));
+    const pcm = sanitize(concatFloat32(out));
     if (problems.length && pcm.length === 0) throw new AudioDecodeError('corrupt', problems.join('; '));
     return pcm;
   }

@@ -27,6 +27,7 @@
  */
 import lsr from '@alexanderolsen/libsamplerate-js';
 import { TARGET_SAMPLE_RATE } from './types.ts';
+import { concatFloat32 } from '../util/pcm.ts';
 
 type Src = Awaited<ReturnType<typeof lsr.create>>;
 
@@ -85,16 +86,6 @@ function giveBack(s: Src): void {
 idle.push(await createSrc(48000));
 refill();
 
-function concat(parts: Float32Array[], total: number): Float32Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Float32Array(total);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 const EMPTY = new Float32Array(0);
 
@@ -184,7 +175,7 @@ export class StreamResampler {
     }
     run(x);
     this.totalOut += total;
-    return total === 0 ? EMPTY : concat(parts, total);
+    return total === 0 ? EMPTY : concatFloat32(parts, total);
   }
 
   /**
@@ -232,7 +223,7 @@ export class StreamResampler {
         produced += o.length;
       }
     }
-    let out = total === 0 ? EMPTY : concat(parts, total);
+    let out = total === 0 ? EMPTY : concatFloat32(parts, total);
     const keep = out.length - Math.max(0, produced - expected);
     if (keep < out.length) out = out.subarray(0, Math.max(0, keep));
     this.totalOut = Math.min(produced, expected);

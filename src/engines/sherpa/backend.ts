@@ -29,6 +29,7 @@ import { OfflineModel } from './offline.ts';
 import { OnlineModel, OnlineSession } from './online.ts';
 import { fixedWindows, vadSegments, type SpeechSpan } from './vad.ts';
 import { normalizeLang, resultText, tokensToWords, type TokenResult } from './words.ts';
+import { concatFloat32 } from '../../util/pcm.ts';
 
 const SR = ENGINE_SAMPLE_RATE;
 /** Online families known to report token log-probs (ys_probs). */
@@ -71,15 +72,6 @@ interface SherpaDecoder extends StreamingDecoder {
   pass?(): void;
 }
 
-function concat(chunks: Float32Array[], total: number): Float32Array {
-  const out = new Float32Array(total);
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
-}
 
 /** Segment audio kept for a re-decode, bounded by `maxSamples` (past that: `overflow`). */
 class SegmentAudio {
@@ -96,14 +88,14 @@ class SegmentAudio {
     this.length += pcm.length;
   }
   take(): Float32Array {
-    const out = concat(this.chunks, this.length);
+    const out = concatFloat32(this.chunks, this.length);
     this.chunks = [];
     this.length = 0;
     this.overflow = false;
     return out;
   }
   peek(): Float32Array {
-    const out = concat(this.chunks, this.length);
+    const out = concatFloat32(this.chunks, this.length);
     this.chunks = [out];
     return out;
   }
