@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SPEECH_DIR, sharedAvailable } from '../helpers/speech.ts';
+import { concatFloat32 } from '../../src/util/pcm.ts';
 
 export { sharedAvailable };
 
@@ -62,16 +63,9 @@ export function snrDb(x: Float32Array, ref: Float32Array): number {
   return e === 0 ? Infinity : 10 * Math.log10(s / e);
 }
 
+/** Always a fresh buffer (tests compare and mutate results). */
 export function concatF32(parts: Float32Array[]): Float32Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Float32Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return parts.length === 1 ? parts[0].slice() : concatFloat32(parts);
 }
 
 export function identical(a: Float32Array, b: Float32Array): boolean {
