@@ -16,7 +16,10 @@
  *
  * CMN: each batch utterance starts live CMN from the mean cepstrum of the request's own audio
  * (`CmnEstimate`, a separate front-end pass costing ~0.2% of decode time), not from the model's
- * -cmninit; streaming sessions start from -cmninit and adapt (their audio is not known ahead).
+ * -cmninit. Streaming sessions do the same causally: every accepted sample also goes through the
+ * running estimate; the first segment's decoding is held until `streamCmnWarmupSeconds` of audio
+ * (or finalize/end) and starts from the mean of that audio; every later segment starts from the
+ * mean of the session's last `cmnWindowSeconds` of audio.
  */
 import type { Backend, Hypothesis, StreamingDecoder, StreamingDecoderOptions } from '../backend.ts';
 import type { EngineInfo, EngineSegment, EngineWord, RecognitionResult, RecognizeOptions } from '../types.ts';
@@ -57,15 +60,32 @@ export interface PocketsphinxBackendConfig extends PocketsphinxOptions {
   /** Batch: yield to the worker's event loop after this much decoding (ms). Default 50. */
   yieldEveryMs?: number;
   /**
-   * Batch: start every utterance's cepstral mean normalization from the mean cepstrum of the
-   * request's own audio (see `CmnEstimate`) instead of the model's -cmninit. Default true.
+   * Start every utterance's cepstral mean normalization from the mean cepstrum of the audio's
+   * own (see `CmnEstimate`) instead of the model's -cmninit: batch from the request, streaming
+   * from the session's audio so far (see `streamCmnWarmupSeconds`). Default true.
    */
   cmnEstimate?: boolean;
   /**
-   * Batch: the CMN estimate of an utterance averages this much audio from its start (whole
-   * seconds; near the end of the request the window slides back to keep its length). Default 60.
+   * The CMN estimate averages this much audio (whole seconds). Batch: from the utterance start
+   * (near the end of the request the window slides back to keep its length). Streaming: the
+   * session's most recent audio when a segment starts. Default 60.
    */
   cmnWindowSeconds?: number;
+  /**
+   * Streaming (with cmnEstimate): hold off decoding a session's first audio until this many
+   * seconds have arrived (or finalize/end forces it), so its first segment starts from the mean
+   * of that audio rather than -cmninit. Partials of the first segment come that much later.
+   * 0 = no hold (first segment from -cmninit; later segments still use the running estimate).
+   * Default 1.
+   */
+  streamCmnWarmupSeconds?: number;
+  /**
+   * Streaming (with cmnEstimate): while a session has less than this much audio, each time its
+   * audio doubles (2×, 4×, … the warm-up) the current segment is decoded again from its start
+   * with the better CMN estimate; the audio of that segment is kept until then. Costs up to about
+   * this many seconds of extra decoding per session; 0 = never. Default 8.
+   */
+  streamCmnRefineSeconds?: number;
   /**
    * Streaming inSpeech(): the best path counts as "in speech" while its last real word ended
    * less than this many seconds before the newest frame. Default 0.3.
@@ -175,6 +195,8 @@ export class PocketsphinxBackend implements Backend {
       speechHangoverSeconds: 0.3,
       cmnEstimate: true,
       cmnWindowSeconds: 60,
+      streamCmnWarmupSeconds: 1,
+      streamCmnRefineSeconds: 8,
       ...config,
     };
     if (!(this.cfg.maxSegmentSeconds > this.cfg.minSegmentSeconds)) {
@@ -182,6 +204,12 @@ export class PocketsphinxBackend implements Backend {
     }
     if (this.cfg.cmnEstimate && !(this.cfg.cmnWindowSeconds > 0)) {
       throw new Error('pocketsphinx: cmnWindowSeconds must be positive (or set cmnEstimate false)');
+    }
+    if (!(this.cfg.streamCmnWarmupSeconds >= 0) || !Number.isFinite(this.cfg.streamCmnWarmupSeconds)) {
+      throw new Error('pocketsphinx: streamCmnWarmupSeconds must be a finite number ≥ 0');
+    }
+    if (!(this.cfg.streamCmnRefineSeconds >= 0) || !Number.isFinite(this.cfg.streamCmnRefineSeconds)) {
+      throw new Error('pocketsphinx: streamCmnRefineSeconds must be a finite number ≥ 0');
     }
   }
 
@@ -362,7 +390,16 @@ export class PocketsphinxBackend implements Backend {
 
   createDecoder(options: StreamingDecoderOptions): StreamingDecoder {
     checkLanguage(options.language);
-    return new PocketsphinxStreamingDecoder(this, this.cfg.speechHangoverSeconds);
+    return new PocketsphinxStreamingDecoder(this, {
+      hangoverSeconds: this.cfg.speechHangoverSeconds,
+      cmnWindowSeconds: this.cfg.cmnEstimate ? this.cfg.cmnWindowSeconds : 0,
+      cmnWarmupSeconds: this.cfg.streamCmnWarmupSeconds,
+      cmnRefineSeconds: this.cfg.streamCmnRefineSeconds,
+      pauseSeconds: this.cfg.pauseSeconds,
+      minSegmentSeconds: this.cfg.minSegmentSeconds,
+      maxSegmentSeconds: this.cfg.maxSegmentSeconds,
+      chunkSeconds: this.cfg.chunkSeconds,
+    });
   }
 
   decodeReady(decoders: StreamingDecoder[]): void {
@@ -446,11 +483,41 @@ export class CmnEstimate {
 
 const EMPTY: Hypothesis = { text: '', words: [] };
 
+export interface StreamingDecoderConfig {
+  /** See `speechHangoverSeconds`. */
+  hangoverSeconds: number;
+  /** Running CMN estimate window (seconds); 0 = no estimate, every segment starts at -cmninit. */
+  cmnWindowSeconds: number;
+  /** See `streamCmnWarmupSeconds`. */
+  cmnWarmupSeconds: number;
+  /** See `streamCmnRefineSeconds`. */
+  cmnRefineSeconds: number;
+  /** Utterance cuts inside a segment, as in batch: see the backend options of the same names. */
+  pauseSeconds: number;
+  minSegmentSeconds: number;
+  maxSegmentSeconds: number;
+  chunkSeconds: number;
+}
+
 /**
  * One streaming segment decoder over a pooled ps_decoder_t. Word times are relative to the first
  * sample accepted since creation / the last endSegment(). Mid-utterance hypotheses come from the
  * backpointer table, whose words carry no posterior (confidence 1); final words get lattice
  * posteriors.
+ *
+ * Inside one segment (the host's endpointing decides segments), long audio is cut into
+ * pocketsphinx utterances exactly like batch `decodeLong` does (pause / max-length cuts checked
+ * every `chunkSeconds` from the utterance start, the audio after a cut decoded again), so a
+ * streamed final is decoded like the batch transcript of the same audio.
+ *
+ * CMN, causally: every accepted sample also goes through the decoder's private front end into a
+ * running `CmnEstimate`. The session's first audio is held (not decoded) until `cmnWarmupSeconds`
+ * of it have arrived, or endSegment() forces it; decoding then starts live CMN from the mean of
+ * exactly that audio. While the session is young, each time its audio doubles (2×, 4×, … the
+ * warm-up, up to `cmnRefineSeconds`) the current utterance is decoded again from its start with
+ * the better mean (partials may be revised). Every later utterance starts from the mean of the
+ * session's most recent `cmnWindowSeconds` of audio. All decisions depend on sample counts only
+ * (chunks are split at the exact sample of each mark), never on how the audio was chunked.
  */
 export class PocketsphinxStreamingDecoder implements StreamingDecoder {
   /** Taken from the backend's pool at the first audio, so idle sessions hold no decoder. */
@@ -459,22 +526,53 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
   private pending: Float32Array[] = [];
   private buf = new Int16Array(4096);
   private hyp: Hypothesis = EMPTY;
+  /** Best path of the current utterance (frames relative to `uttStart`). */
   private segs: RawSegment[] = [];
-  private samples = 0;
   private readonly hangoverFrames: number;
+  /** Running cepstral mean of the session's audio; null when disabled or unavailable. */
+  private est: CmnEstimate | null = null;
+  /** Session samples fed to the estimate. */
+  private observed = 0;
+  /** Session sample counts at which the estimate is applied: warm-up end, then refinements. */
+  private marks: number[] = [];
+  /** False while the first audio is held for the warm-up. */
+  private started = false;
+  /** Samples of the current segment decoded (or held) so far. */
+  private segPos = 0;
+  /** Where the current pocketsphinx utterance starts in the segment, and its audio since. */
+  private uttStart = 0;
+  private uttAudio: Float32Array[] = [];
+  /** Words of the segment's earlier utterances (times relative to the segment start). */
+  private committed: EngineWord[] = [];
+  /** The whole segment's audio, kept while a CMN mark may still re-decode it (else null). */
+  private segAudio: Float32Array[] | null = null;
+  private readonly sr = ENGINE_SAMPLE_RATE;
 
   constructor(
     private readonly backend: PocketsphinxBackend,
-    hangoverSeconds: number,
+    private readonly cfg: StreamingDecoderConfig,
   ) {
-    this.hangoverFrames = hangoverSeconds * FRAME_RATE;
+    this.hangoverFrames = cfg.hangoverSeconds * FRAME_RATE;
   }
 
   private get d(): PocketsphinxDecoder {
     if (this.freed) throw new Error('streaming decoder already freed');
     if (!this.dec) {
-      this.dec = this.backend.acquire();
-      this.dec.startStream();
+      const d = this.backend.acquire();
+      this.dec = d;
+      const cepSize = this.cfg.cmnWindowSeconds > 0 ? d.cmnSize : null;
+      if (cepSize !== null) {
+        this.est = new CmnEstimate(cepSize, Math.ceil(this.cfg.cmnWindowSeconds));
+        d.startCepstra();
+        const warm = Math.round(this.cfg.cmnWarmupSeconds * this.sr);
+        if (warm > 0) this.marks.push(warm);
+        for (let m = 2 * Math.max(warm, this.sr); m <= this.cfg.cmnRefineSeconds * this.sr; m *= 2) this.marks.push(m);
+      }
+      if (this.marks.length > 0) this.segAudio = [];
+      if (!(this.est && this.cfg.cmnWarmupSeconds > 0)) {
+        this.started = true;
+        d.startStream();
+      }
     }
     return this.dec;
   }
@@ -484,19 +582,123 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
     if (pcm.length > 0) this.pending.push(pcm);
   }
 
+  private int16(pcm: Float32Array): Int16Array {
+    if (this.buf.length < pcm.length) this.buf = new Int16Array(pcm.length);
+    return floatToInt16(pcm, this.buf);
+  }
+
+  /** Add audio to the running CMN estimate. */
+  private observe(d: PocketsphinxDecoder, pcm: Float32Array): void {
+    this.observed += pcm.length;
+    if (!this.est) return;
+    const c = d.cepstra(this.int16(pcm));
+    if (c.cepSize !== d.cmnSize) {
+      this.est = null; // a front end unlike the one CMN normalizes: keep -cmninit
+      return;
+    }
+    this.est.add(c.frames);
+  }
+
+  /** Mean of the most recent window of the session's audio (everything observed so far). */
+  private recentMean(): Float32Array | undefined {
+    // meanAt() of a position past the end slides the window back to the last cmnWindowSeconds.
+    return this.est?.meanAt(Number.MAX_SAFE_INTEGER) ?? undefined;
+  }
+
+  /** Decode audio of the current utterance, checking for cuts every chunkSeconds (as batch). */
+  private feed(d: PocketsphinxDecoder, pcm: Float32Array): void {
+    const chunk = Math.max(SAMPLES_PER_FRAME, Math.round(this.cfg.chunkSeconds * this.sr));
+    let p = pcm;
+    while (p.length > 0) {
+      const rel = this.segPos - this.uttStart;
+      const head = p.subarray(0, Math.min(p.length, (Math.floor(rel / chunk) + 1) * chunk - rel));
+      p = p.subarray(head.length);
+      this.uttAudio.push(head);
+      if (!d.inUtterance) d.startUtt();
+      d.processRaw(this.int16(head));
+      this.segPos += head.length;
+      if ((this.segPos - this.uttStart) % chunk === 0) this.maybeCut(d);
+    }
+  }
+
+  /** Batch decodeLong's cut rules, at a chunk boundary of the current utterance. */
+  private maybeCut(d: PocketsphinxDecoder): void {
+    const len = this.segPos - this.uttStart;
+    if (len < this.cfg.minSegmentSeconds * this.sr) return;
+    const segs = d.segments();
+    const frames = Math.floor(len / SAMPLES_PER_FRAME);
+    const lastEnd = lastWordEndFrame(segs);
+    let cut: number;
+    if (hasWords(segs) && frames - lastEnd >= this.cfg.pauseSeconds * FRAME_RATE) {
+      cut = Math.min(frames, lastEnd + CUT_MARGIN_FRAMES);
+    } else if (len >= this.cfg.maxSegmentSeconds * this.sr) {
+      cut = cutFrame(segs, frames);
+    } else {
+      return;
+    }
+    d.endUtt();
+    this.committed.push(
+      ...toWords(
+        d.segments().filter((s) => (s.startFrame + s.endFrame + 1) / 2 < cut),
+        this.uttStart / this.sr,
+      ),
+    );
+    this.restartUtt(d, cut * SAMPLES_PER_FRAME);
+  }
+
+  /**
+   * Start a fresh utterance `skip` samples into the current one's audio, from the current CMN
+   * estimate, and decode the audio from there on again.
+   */
+  private restartUtt(d: PocketsphinxDecoder, skip: number): void {
+    this.started = true;
+    const audio = concatPcm(this.uttAudio).subarray(skip);
+    this.uttStart += skip;
+    this.segPos = this.uttStart;
+    this.uttAudio = [];
+    d.startStream(this.recentMean());
+    this.feed(d, audio);
+  }
+
+  /**
+   * Decode the whole current segment again from its start (its audio is kept while CMN marks
+   * remain), from the current estimate.
+   */
+  private restartSegment(d: PocketsphinxDecoder): void {
+    this.started = true;
+    const audio = concatPcm(this.segAudio ?? []);
+    if (this.marks.length === 0) this.segAudio = null;
+    else this.segAudio = audio.length > 0 ? [audio] : [];
+    this.committed = [];
+    this.uttStart = 0;
+    this.segPos = 0;
+    this.uttAudio = [];
+    d.startStream(this.recentMean());
+    this.feed(d, audio);
+  }
+
   /** Feed everything accepted so far; called from Backend.decodeReady. */
   decode(): void {
     if (this.pending.length === 0) return;
     const d = this.d;
-    if (!d.inUtterance) d.startUtt();
-    for (const p of this.pending) {
-      if (this.buf.length < p.length) this.buf = new Int16Array(p.length);
-      d.processRaw(floatToInt16(p, this.buf));
-      this.samples += p.length;
+    for (let p of this.pending) {
+      while (p.length > 0) {
+        const mark = this.marks.length > 0 ? this.marks[0] : Infinity;
+        const head = p.subarray(0, Math.min(p.length, mark - this.observed));
+        p = p.subarray(head.length);
+        this.observe(d, head);
+        this.segAudio?.push(head);
+        if (this.started) this.feed(d, head);
+        if (this.observed >= mark) {
+          this.marks.shift();
+          this.restartSegment(d);
+        }
+      }
     }
     this.pending = [];
+    if (!this.started) return; // still warming up: nothing decoded yet
     this.segs = d.segments();
-    const words = toWords(this.segs, 0);
+    const words = [...this.committed, ...toWords(this.segs, this.uttStart / this.sr)];
     this.hyp = { text: joinText(words), words };
   }
 
@@ -505,8 +707,13 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
   }
 
   inSpeech(): boolean {
-    if (!hasWords(this.segs)) return false;
-    const frames = Math.floor(this.samples / SAMPLES_PER_FRAME);
+    const frames = Math.floor((this.segPos - this.uttStart) / SAMPLES_PER_FRAME);
+    if (!hasWords(this.segs)) {
+      // Just after an internal cut the new utterance shows no word yet even if the "pause" it
+      // was cut at ended in speech (partial paths lag); report speech for as long as a pause
+      // plus the hangover so the host's endpointer does not end the segment inside that word.
+      return this.uttStart > 0 && frames < this.cfg.pauseSeconds * FRAME_RATE + this.hangoverFrames;
+    }
     return frames - lastWordEndFrame(this.segs) < this.hangoverFrames;
   }
 
@@ -515,17 +722,25 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
     this.decode();
     const d = this.dec;
     if (!d) return EMPTY; // no audio ever arrived
-    let result = EMPTY;
+    // finalize/end before the warm-up completed, or while the session is young enough that its
+    // estimate still improves: decode the utterance (again) from the mean of all audio so far.
+    if (!this.started || this.marks.length > 0) this.restartSegment(d);
+    let words = this.committed;
     if (d.inUtterance) {
       d.endUtt();
-      const words = toWords(d.segments(), 0);
-      result = { text: joinText(words), words };
+      words = [...words, ...toWords(d.segments(), this.uttStart / this.sr)];
     }
+    const result = words.length > 0 ? { text: joinText(words), words } : EMPTY;
     this.hyp = EMPTY;
     this.segs = [];
-    this.samples = 0;
-    // Next segment's frames count from 0 again (see binding.ts on 5prealpha frame numbering).
-    d.startStream();
+    this.committed = [];
+    this.segPos = 0;
+    this.uttStart = 0;
+    this.uttAudio = [];
+    this.segAudio = this.marks.length > 0 ? [] : null;
+    // Next segment's frames count from 0 again (see binding.ts on 5prealpha frame numbering);
+    // its live CMN starts from the session's recent audio.
+    d.startStream(this.recentMean());
     return result;
   }
 
@@ -533,10 +748,31 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
     if (this.freed) return;
     this.freed = true;
     this.pending = [];
+    this.uttAudio = [];
+    this.segAudio = null;
     const d = this.dec;
     this.dec = null;
-    if (d) this.backend.release(d);
+    if (!d) return;
+    if (this.est) {
+      try {
+        d.endCepstra();
+      } catch {
+        /* the decoder is released (or freed) below either way */
+      }
+    }
+    this.backend.release(d);
   }
+}
+
+function concatPcm(parts: Float32Array[]): Float32Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
 }
 
 export function createBackend(config: unknown): Backend {
