@@ -99,12 +99,17 @@ export const DEFAULT_SHERPA_CONFIG = {
 };
 
 function sherpaConfig(v: string | undefined): unknown {
-  if (!v) return DEFAULT_SHERPA_CONFIG;
+  return jsonSetting('COCHLEA_SHERPA_CONFIG', v, DEFAULT_SHERPA_CONFIG);
+}
+
+/** A backend setting given as inline JSON or as the path of a JSON file. */
+function jsonSetting(name: string, v: string | undefined, def: unknown): unknown {
+  if (!v) return def;
   const text = v.trim().startsWith('{') ? v : fs.readFileSync(v, 'utf8');
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new Error(`COCHLEA_SHERPA_CONFIG is not valid JSON: ${(e as Error).message}`);
+    throw new Error(`${name} is not valid JSON: ${(e as Error).message}`);
   }
 }
 
@@ -134,7 +139,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       kind,
       workers: num(env, 'COCHLEA_WORKERS', os.availableParallelism()),
       vadModel: env.COCHLEA_VAD_MODEL || undefined,
-      backendConfig: kind === 'sherpa' ? sherpaConfig(env.COCHLEA_SHERPA_CONFIG) : undefined,
+      backendConfig:
+        kind === 'sherpa' ? sherpaConfig(env.COCHLEA_SHERPA_CONFIG) : jsonSetting('COCHLEA_POCKETSPHINX_CONFIG', env.COCHLEA_POCKETSPHINX_CONFIG, undefined),
     },
     pipeline: {
       utteranceGapSeconds: num(env, 'COCHLEA_UTTERANCE_GAP', 0.8),

@@ -28,6 +28,8 @@ export async function startTestServer(env: Record<string, string> = {}, mutate?:
     LOG_LEVEL: process.env.COCHLEA_TEST_LOG_LEVEL ?? 'silent',
     COCHLEA_WORKERS: '2',
     ...(fs.existsSync(SILERO_VAD) ? { COCHLEA_VAD_MODEL: SILERO_VAD } : {}),
+    // Lets a bench or test run compare engine settings without code changes.
+    ...(process.env.COCHLEA_POCKETSPHINX_CONFIG ? { COCHLEA_POCKETSPHINX_CONFIG: process.env.COCHLEA_POCKETSPHINX_CONFIG } : {}),
     ...env,
   });
   mutate?.(config);
