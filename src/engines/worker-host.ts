@@ -20,6 +20,7 @@ import { createRequire } from 'node:module';
 import type { Backend, StreamingDecoder } from './backend.ts';
 import type { EngineWord, FinalReason, RecognizeOptions, SpeechEvent } from './types.ts';
 import { ENGINE_SAMPLE_RATE } from './types.ts';
+import { concatFloat32 } from '../util/pcm.ts';
 import type { MainToWorker, SessionOptions, WorkerInit, WorkerToMain, VadSettings } from './protocol.ts';
 
 const SR = ENGINE_SAMPLE_RATE;
@@ -318,15 +319,7 @@ function takeAudio(s: Session, max: number): Float32Array | null {
     it.off += take;
     if (it.off >= it.pcm.length) s.items.shift();
   }
-  if (n === 0) return null;
-  if (parts.length === 1) return parts[0];
-  const out = new Float32Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return n === 0 ? null : concatFloat32(parts, n);
 }
 
 /** Run finalize/end items at the head of the queue. Returns false if the session closed. */
