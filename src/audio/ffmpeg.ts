@@ -100,7 +100,7 @@ async function spool(chunks: AsyncIterable<Uint8Array>, signal?: AbortSignal): P
 }
 
 export async function decodeWithFfmpeg(p: FfmpegParams): Promise<FfmpegInfo> {
-  const { det, sink, signal } = p;
+  const { det, signal } = p;
   if (signal?.aborted) throw abortError(signal);
   let tmp: { file: string; dir: string } | null = null;
   try {

@@ -12,7 +12,6 @@ import {
   CochleaConnectionError,
   type AudioEncoding,
   type StreamEvent,
-  type TranscriptionEvent,
 } from '../../client/src/index.ts';
 import {
   CONNECTION_HELP,
