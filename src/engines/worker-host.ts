@@ -345,8 +345,21 @@ function pass(): void {
   const fed: { s: Session; pcm: Float32Array }[] = [];
   for (const s of [...sessions.values()]) {
     if (!runControls(s)) continue;
-    const pcm = takeAudio(s, maxSamples);
+    // Never take audio past the segment's length limit, so max_length cuts at its exact sample.
+    const room = Math.ceil(s.opts.maxSegmentSeconds * SR) - s.segSamples;
+    let pcm = takeAudio(s, room > 0 ? Math.min(maxSamples, room) : maxSamples);
     if (!pcm) continue;
+    if (s.vad) {
+      // VAD before decoding, so an endpoint cuts the segment at the window where the trailing
+      // silence reached eou_timeout_ms: the rest of this pass's audio goes back to the queue
+      // for the next segment instead of being decoded into this one (a word starting just
+      // after the pause would otherwise be split across the two finals).
+      const used = runVad(s, pcm);
+      if (used < pcm.length) {
+        s.items.unshift({ kind: 'audio', pcm: pcm.subarray(used), off: 0 });
+        pcm = pcm.subarray(0, used);
+      }
+    }
     try {
       s.decoder.accept(pcm);
       fed.push({ s, pcm });
@@ -373,7 +386,7 @@ function pass(): void {
       if (!sessions.has(s.id)) continue;
       s.segDecodeSeconds += share;
       try {
-        afterDecode(s, pcm);
+        afterDecode(s, pcm.length);
       } catch (err) {
         failSession(s, err);
       }
@@ -396,15 +409,13 @@ function absWords(words: EngineWord[], offsetSamples: number): EngineWord[] {
   return words.map((w) => ({ ...w, start: round3(w.start + off), end: round3(w.end + off) }));
 }
 
-function afterDecode(s: Session, pcm: Float32Array): void {
-  const n = pcm.length;
+function afterDecode(s: Session, n: number): void {
   s.segSamples += n;
   s.consumed += n;
   post({ t: 'progress', sid: s.id, consumed: s.consumed });
 
   const hyp = s.decoder.hypothesis();
-  if (s.vad) runVad(s, pcm);
-  else trackSpeechFromDecoder(s, hyp.words);
+  if (!s.vad) trackSpeechFromDecoder(s, hyp.words); // (with a VAD, pass() ran it before decoding)
 
   if (hyp.text !== s.lastText) {
     s.lastText = hyp.text;
@@ -423,7 +434,7 @@ function afterDecode(s: Session, pcm: Float32Array): void {
   const o = s.opts;
   if (o.maxWords > 0 && hyp.words.length >= o.maxWords) {
     endSegment(s, 'max_words', false, false);
-  } else if (s.hadSpeech && !s.speech && s.silenceSamples >= (o.endpointSilenceMs / 1000) * SR) {
+  } else if (endpointReached(s)) {
     endSegment(s, 'endpoint', false, false);
   } else if (s.segSamples >= o.maxSegmentSeconds * SR) {
     endSegment(s, 'max_length', false, false);
@@ -456,8 +467,17 @@ function trackSpeechFromDecoder(s: Session, words: EngineWord[]): void {
   }
 }
 
-/** Speech state from Silero, window by window, with sherpa's hysteresis compensated in timestamps. */
-function runVad(s: Session, pcm: Float32Array): void {
+/** Trailing non-speech after speech has reached the session's end-of-utterance timeout. */
+function endpointReached(s: Session): boolean {
+  return s.hadSpeech && !s.speech && s.silenceSamples >= (s.opts.endpointSilenceMs / 1000) * SR;
+}
+
+/**
+ * Speech state from Silero, window by window, with sherpa's hysteresis compensated in timestamps.
+ * Returns how many samples of `pcm` it consumed: all of them, or up to the end of the window at
+ * which the endpoint was reached (the caller queues the rest again; no partial window is left).
+ */
+function runVad(s: Session, pcm: Float32Array): number {
   const v = init.vad!;
   const vad = s.vad!;
   let i = 0;
@@ -492,7 +512,9 @@ function runVad(s: Session, pcm: Float32Array): void {
     } else if (s.hadSpeech) {
       s.silenceSamples += VAD_WINDOW;
     }
+    if (endpointReached(s)) return i;
   }
+  return pcm.length;
 }
 
 /** Close the current segment and emit its final. Returns false if the session failed. */

@@ -293,3 +293,31 @@ test('Silero VAD endpointing and speech events (sherpa-onnx Vad in the worker)',
   const i2 = events.indexOf(starts.find((s) => s.timestamp > offsets[1] - 0.35) as SpeechEvent);
   assert.ok(i1 < i2, 'endpoint fired during the pause');
 });
+
+test('an endpoint cuts at the sample where the pause reached the timeout, even inside a large pass', { skip: skipVad }, async () => {
+  // Passes of 1 s: before the cut was exact, up to a second of audio after the endpoint was decoded
+  // into the ending segment, so a word starting just after a pause landed in the wrong final.
+  const big = createEngine({ kind: 'pocketsphinx', workers: 1, vadModel: SILERO_V5, pool: { passSeconds: 1 } });
+  await big.init();
+  try {
+    const parts = ['cards_001', 'goforward'].map((n) => clipPcm(clip(n)));
+    // Silence between the two clips' speech ≈ endpoint timeout + 0.25 s (clip edges measured).
+    const [a, b] = await Promise.all(parts.map((p) => engine.recognize(p)));
+    const trail = parts[0].length / 16000 - a.words.at(-1)!.end;
+    const lead = b.words[0].start;
+    const { pcm, offsets } = concatWithGaps(parts, Math.max(0.05, 0.75 - trail - lead));
+    const stream = big.stream({ endpointSilenceMs: 500 });
+    const { done } = collect(stream);
+    stream.pushAudio(pcm);
+    stream.end();
+    const fs_ = finals(await done).filter((f) => f.text);
+    const speech2 = offsets[1] + lead;
+    const first = fs_.filter((f) => f.words[0].start < speech2);
+    const second = fs_.filter((f) => f.words[0].start >= speech2 - 0.1);
+    assert.ok(first.length >= 1 && first[0].reason === 'endpoint', fs_.map((f) => `${f.reason}:${f.text}`).join(' | '));
+    for (const f of first) for (const w of f.words) assert.ok(w.end <= speech2 + 0.05, `"${w.word}" (${w.start}–${w.end}) is after the pause ending at ${speech2}`);
+    assertGoForward(second.map((f) => f.text).join(' '));
+  } finally {
+    await big.close();
+  }
+});

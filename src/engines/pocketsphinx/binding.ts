@@ -249,6 +249,11 @@ export class PocketsphinxDecoder {
       '-remove_silence': 'no',
       // Lattice best path → posteriors for ps_seg_prob (default yes, spelled out on purpose).
       '-bestpath': 'yes',
+      // No second (flat-lexicon) pass: ps_end_utt would re-search the whole utterance, ~60 ms
+      // per final at the median (a streaming finalize pays it in full). Measured on 747 words of
+      // English sets, corpus WER is no worse without it (38.5% vs 39.3%; LibriSpeech 20.8% vs
+      // 28.6%, LJSpeech 28.0% vs 26.5%) and batch decoding is ~20% faster.
+      '-fwdflat': 'no',
       ...options.args,
     };
     const argv = Object.entries(args).flat();
