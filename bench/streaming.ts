@@ -37,7 +37,7 @@ function f32(pcm: Buffer): Float32Array {
   return out;
 }
 
-async function loadClips(ctx: BenchContext, engine: Engine, n: number): Promise<Clip[]> {
+export async function loadClips(ctx: BenchContext, engine: Engine, n: number): Promise<Clip[]> {
   const dir = path.join(ctx.sharedDir, 'speech', 'en_librispeech');
   const lines = fs.readFileSync(path.join(dir, 'manifest.jsonl'), 'utf8').split('\n').filter(Boolean).slice(0, n);
   const out: Clip[] = [];
@@ -78,7 +78,7 @@ function rng(seed: number): () => number {
 }
 
 /** One paced stream through a driver (WebSocket or direct engine). */
-async function paced(
+export async function paced(
   clip: Clip,
   mode: Mode,
   driver: {
@@ -143,7 +143,7 @@ async function paced(
   return res;
 }
 
-function wsDriver(s: TestServer, query: string) {
+export function wsDriver(s: TestServer, query: string) {
   const ws = new WebSocket(`${s.url.replace('http', 'ws')}/waves/v1/pulse/get_text?${query}`, { headers: { authorization: `Bearer ${s.key}` } });
   const opened = new Promise<void>((r, j) => (ws.once('open', () => r()), ws.once('error', j)));
   let cb: Parameters<Parameters<typeof paced>[2]['onEvent']>[0] = () => {};
@@ -166,7 +166,7 @@ function wsDriver(s: TestServer, query: string) {
   };
 }
 
-function engineDriver(engine: Engine) {
+export function engineDriver(engine: Engine) {
   const st = engine.stream({ language: 'en' });
   let cb: Parameters<Parameters<typeof paced>[2]['onEvent']>[0] = () => {};
   const done = (async () => {
@@ -187,6 +187,7 @@ function engineDriver(engine: Engine) {
 }
 
 const ms = (x: number) => Math.round(x * 10) / 10;
+const ms3 = (x: number) => Math.round(x * 1000) / 1000;
 
 export async function run(ctx: BenchContext): Promise<BenchSection> {
   if (!sharedAvailable(ctx)) return { name: 'streaming', metrics: { skipped: 'no ../shared speech' } };
@@ -194,6 +195,8 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
   try {
     const engine = s.server.engine;
     const clips = await loadClips(ctx, engine, ctx.quick ? 2 : 4);
+    const timings = s.server.app.liveSessions.timings;
+    timings.clear();
     const single = { ws: [] as StreamResult[], eng: [] as StreamResult[], wsAuto: [] as StreamResult[], wsRtt: [] as StreamResult[], engRtt: [] as StreamResult[] };
     for (const [i, c] of clips.entries()) {
       ctx.log(`streaming: ${c.id}`);
@@ -209,6 +212,9 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
       single.wsRtt.push(await paced(c, 'finalize-random', r.driver, i + 1));
       single.engRtt.push(await paced(c, 'finalize-random', engineDriver(engine), i + 1));
     }
+    // The server's own share, measured inside it over the single-stream runs (see RealtimeTimings).
+    const ingress = [...timings.ingress];
+    const egress = [...timings.egress];
     const all = (xs: StreamResult[], k: 'lags' | 'finalizeRtts') => xs.flatMap((x) => x[k]);
     const firsts = (xs: StreamResult[]) => xs.map((x) => x.firstPartialAfterOnset).filter((x): x is number => x !== undefined);
     const eot = (xs: StreamResult[]) => xs.map((x) => x.endOfTurn).filter((x): x is number => x !== undefined);
@@ -287,6 +293,11 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
         server_added_ms_p95_paired: ms(percentile(addAll, 95)),
         server_added_ms_p95_paired_finals: ms(percentile(addFinals, 95)),
         paired_events: addAll.length,
+        server_ingress_ms_p50: ms3(percentile(ingress, 50)),
+        server_ingress_ms_p95: ms3(percentile(ingress, 95)),
+        server_egress_ms_p50: ms3(percentile(egress, 50)),
+        server_egress_ms_p95: ms3(percentile(egress, 95)),
+        server_added_ms_p95_measured: ms3(percentile(ingress, 95) + percentile(egress, 95)),
         max_realtime_streams_p95_lag_under_500ms: capacity,
         rss_per_session_mb: ms(memPerSession / 2 ** 20),
         rss_per_open_session_mb_capacity_run: ms(perSession / 2 ** 20),
@@ -295,6 +306,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
       tables: [{ title: 'Concurrent real-time streams (WebSocket, paced)', columns: ['streams', 'lag p50 ms', 'lag p95 ms', 'lag p99 ms'], rows: capRows }],
       notes: [
         'Lag = audio sent so far − end of the last word in the event, sampled at every partial/final. "engine" figures drive the same engine directly (same process and workers).',
+        'Server ingress/egress are measured inside the server on its main thread over the single-stream runs: client frame → engine has it, and engine event on the main thread → JSON written to the socket (event-loop wait included); their p95 sum bounds what the server adds to an event.',
         'Server added (paired) = arrival over WebSocket − arrival from the engine of the same event (same kind, text and occurrence) when the same clip is paced the same way; p50/p95 over all paired events.',
         'Finalize round trip = finalize sent → its from_finalize final; finalizes are sent at speech end and every 1–3 s (seeded). "after first 3 s" leaves out the one-off CMN warm-up and 2 s re-decode of a new session.',
         `Streams send ${CHUNK}-byte linear16 frames (128 ms), each when its last sample would have been captured, then 2 s of silence.`,

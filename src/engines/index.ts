@@ -62,4 +62,4 @@ export function createEngine(cfg: EngineConfig): WorkerEngine {
 
 export type { Engine, EngineInfo, RecognitionResult, SpeechEvent, SpeechStream } from './types.ts';
 export { EngineError } from './errors.ts';
-export { WorkerEngine } from './worker-engine.ts';
+export { WorkerEngine, eventReceivedAt } from './worker-engine.ts';

@@ -34,6 +34,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     forceCloseConnections: 'idle',
   });
   const registry = new SessionRegistry();
+  app.decorate('liveSessions', registry);
   await app.register(websocket, {
     // Frames over our own limit still arrive so the client gets an error event, not a bare 1009.
     options: { maxPayload: Math.max(config.limits.maxFrameBytes * 4, 4 * 1024 * 1024) },

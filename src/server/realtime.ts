@@ -14,6 +14,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { Config } from '../config.ts';
 import type { Engine, EngineWord, SpeechEvent, SpeechStream } from '../engines/types.ts';
+import { eventReceivedAt } from '../engines/index.ts';
 import { AudioDecodeError, createStreamDecoder } from '../audio/index.ts';
 import type { StreamDecoder } from '../audio/types.ts';
 import { splitUtterances, joinWords } from '../pipeline/utterances.ts';
@@ -32,14 +33,42 @@ interface Opts {
 }
 
 declare module 'fastify' {
+  interface FastifyInstance {
+    /** Live WebSocket sessions and the server's own real-time timings. */
+    liveSessions: SessionRegistry;
+  }
   interface FastifyRequest {
     realtime?: RealtimeOptions & { resolvedLanguage: string };
+  }
+}
+
+/**
+ * What the server itself spends on the real-time path, in ms on the main thread: `ingress` from a
+ * client frame (audio or finalize) to the engine having it, `egress` from an engine event reaching
+ * the main thread to its JSON being written to the socket (waiting for the event loop included).
+ * The most recent `capacity` samples of each are kept, for benchmarks and diagnostics.
+ */
+export class RealtimeTimings {
+  readonly ingress: number[] = [];
+  readonly egress: number[] = [];
+  constructor(private readonly capacity = 100_000) {}
+
+  add(kind: 'ingress' | 'egress', ms: number): void {
+    const xs = this[kind];
+    if (xs.length >= this.capacity) xs.splice(0, xs.length - this.capacity + 1);
+    xs.push(ms);
+  }
+
+  clear(): void {
+    this.ingress.length = 0;
+    this.egress.length = 0;
   }
 }
 
 /** All live sessions, so shutdown can drain them and limits can be enforced. */
 export class SessionRegistry {
   readonly sessions = new Set<LiveSession>();
+  readonly timings = new RealtimeTimings();
   draining = false;
 
   /** Finalize every session (is_last), close them 1001, resolve when all are gone or on timeout. */
@@ -154,7 +183,11 @@ export class LiveSession {
     try {
       for await (const ev of this.stream) {
         const msg = this.format(ev);
-        if (msg) this.send(msg);
+        if (msg) {
+          this.send(msg);
+          const at = eventReceivedAt(ev);
+          if (at !== undefined) this.registry.timings.add('egress', performance.now() - at);
+        }
         if (ev.type === 'final' && ev.isLast) break;
       }
     } catch (err) {
@@ -179,7 +212,11 @@ export class LiveSession {
       // The audio decoder is not flushed here: it stays usable for the audio that follows. What
       // it may hold back is at most a split sample or a few ms of resampler delay, which comes
       // out with the next frame (or the flush at close_stream).
-      if (!this.ended) this.stream.finalize();
+      if (!this.ended) {
+        const t0 = performance.now();
+        this.stream.finalize();
+        this.registry.timings.add('ingress', performance.now() - t0);
+      }
     } else if (type === 'close_stream' || type === 'end') {
       this.end();
     } else {
@@ -199,6 +236,7 @@ export class LiveSession {
       return;
     }
     this.lastAudioAt = Date.now();
+    const t0 = performance.now();
     let pcm: Float32Array;
     try {
       pcm = this.decoder.push(buf);
@@ -208,6 +246,7 @@ export class LiveSession {
       return;
     }
     if (pcm.length) this.stream.pushAudio(pcm);
+    this.registry.timings.add('ingress', performance.now() - t0);
     this.applyBackPressure();
   }
 

@@ -83,7 +83,7 @@ describe('real-time WebSocket API', () => {
   });
 
   // Batch starts CMN from the whole file's mean, a stream only from what it has heard so far
-  // (1 s warm-up, one re-decode at 2 s): this is the check that the two stay level.
+  // (0.5 s warm-up, one re-decode at 2 s): this is the check that the two stay level.
   test('over a corpus, streamed finals are within 2 WER points of batch transcripts', { skip: noShared }, async (t) => {
     const clips = [...loadSet('en_librispeech'), ...loadSet('en_pocketsphinx_debian')].filter((c) => c.text);
     const streamed: string[] = [];
@@ -142,6 +142,23 @@ describe('real-time WebSocket API', () => {
     const text = finalText(c.events);
     assert.ok(/forward/.test(text), text);
     assert.ok(text.split('forward').length - 1 >= 2, `both halves transcribed: ${text}`);
+  });
+
+  test('the server measures its own share of the real-time path (ingress and egress)', { skip: noShared }, async () => {
+    const timings = s.server.app.liveSessions.timings;
+    timings.clear();
+    const c0 = clip('en_pocketsphinx_debian', /go forward ten meters/i);
+    const c = await openLive(wsUrl(s), authHeaders(s.key));
+    await c.sendAudio(wavPcmBytes(c0.audio), { chunkBytes: () => 4096 });
+    c.ws.send(JSON.stringify({ type: 'finalize' }));
+    await c.waitFor((e) => e.from_finalize === true);
+    c.ws.send(JSON.stringify({ type: 'close_stream' }));
+    await c.closed;
+    const frames = Math.ceil(wavPcmBytes(c0.audio).length / 4096);
+    const events = c.events.filter((e) => e.type === 'transcription').length;
+    assert.equal(timings.ingress.length, frames + 1, 'every audio frame and the finalize');
+    assert.equal(timings.egress.length, events, 'every transcription event sent');
+    for (const x of [...timings.ingress, ...timings.egress]) assert.ok(x >= 0 && x < 5000, String(x));
   });
 
   test('frames split at odd byte offsets lose nothing', { skip: noShared }, async () => {
