@@ -145,3 +145,37 @@ test('queue limit and close()', { skip }, async () => {
   await queued; // running or done when close() came
   await assert.rejects(small.recognize(pcm), { code: 'closed' });
 });
+
+test('decoders created in both workers at once (even with a -logfn in the config) neither crash nor hang', { skip: skipWithoutPocketsphinx(), timeout: 120_000 }, async () => {
+  // ps_init with -logfn swaps sphinxbase's process-global log FILE; two workers doing it at once
+  // closed the same FILE twice ("free(): unaligned chunk detected", or both workers deadlocked in
+  // glibc's stdio locks). No pooling and no warm decoders: every session creates its own.
+  const racy = createEngine({
+    kind: 'pocketsphinx',
+    workers: 2,
+    backendConfig: { warmDecoders: 0, maxIdleDecoders: 0, streamCmnWarmupSeconds: 0, args: { '-logfn': '/dev/null' } },
+  });
+  await racy.init();
+  try {
+    const ids = racy.pool.workerThreadIds();
+    let x = 1;
+    const noise = new Float32Array(4000).map(() => ((x = (x * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff - 0.5) * 0.01);
+    for (let round = 0; round < 6; round++) {
+      await Promise.all(
+        Array.from({ length: 16 }, async () => {
+          const st = racy.stream({});
+          const done = (async () => {
+            for await (const e of st) if (e.type === 'final' && e.isLast) return e;
+            return undefined;
+          })();
+          st.pushAudio(noise);
+          st.end();
+          assert.ok(await done, 'the session ended with its last final');
+        }),
+      );
+    }
+    assert.deepEqual(racy.pool.workerThreadIds(), ids, 'no worker crashed and was replaced');
+  } finally {
+    await racy.close();
+  }
+});

@@ -187,8 +187,10 @@ export function loadPocketsphinx(library = 'libpocketsphinx.so.3'): Api {
     ngram_model_get_counts: sb.func('ngram_model_get_counts', P, [P]),
     ngram_word: sb.func('ngram_word', 'const char *', [P, 'int32_t']),
   } as unknown as Api;
-  // Silence sphinxbase's global logger (it writes to stderr otherwise). Per-decoder -logfn
-  // /dev/null below covers what ps_init re-opens.
+  // Silence sphinxbase's global logger (it writes to stderr otherwise). Never pass -logfn to a
+  // decoder: ps_init then swaps the process-global log FILE (fopen the new one, fclose the old),
+  // and two worker threads creating decoders at once fclose the same FILE twice, corrupting the
+  // heap; that deadlocked both workers inside glibc's stdio locks.
   api.err_set_logfp(null);
   loadedFrom = library;
   return api;
@@ -242,7 +244,6 @@ export class PocketsphinxDecoder {
       '-hmm': paths.hmm,
       '-lm': paths.lm,
       '-dict': paths.dict,
-      '-logfn': '/dev/null',
       '-samprate': '16000',
       '-frate': String(FRAME_RATE),
       // See the module comment: keep every frame so frame indices are wall-clock times.
@@ -256,6 +257,7 @@ export class PocketsphinxDecoder {
       '-fwdflat': 'no',
       ...options.args,
     };
+    delete args['-logfn']; // see loadPocketsphinx(): unsafe with decoders in several threads
     const argv = Object.entries(args).flat();
     const cfg = this.api.cmd_ln_parse_r(null, this.api.ps_args(), argv.length, argv, 1);
     if (!cfg) throw new Error(`pocketsphinx: invalid configuration ${JSON.stringify(args)}`);
