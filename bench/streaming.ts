@@ -37,7 +37,7 @@ function f32(pcm: Buffer): Float32Array {
   return out;
 }
 
-export async function loadClips(ctx: BenchContext, engine: Engine, n: number): Promise<Clip[]> {
+async function loadClips(ctx: BenchContext, engine: Engine, n: number): Promise<Clip[]> {
   const dir = path.join(ctx.sharedDir, 'speech', 'en_librispeech');
   const lines = fs.readFileSync(path.join(dir, 'manifest.jsonl'), 'utf8').split('\n').filter(Boolean).slice(0, n);
   const out: Clip[] = [];
@@ -78,7 +78,7 @@ function rng(seed: number): () => number {
 }
 
 /** One paced stream through a driver (WebSocket or direct engine). */
-export async function paced(
+async function paced(
   clip: Clip,
   mode: Mode,
   driver: {
@@ -143,7 +143,7 @@ export async function paced(
   return res;
 }
 
-export function wsDriver(s: TestServer, query: string) {
+function wsDriver(s: TestServer, query: string) {
   const ws = new WebSocket(`${s.url.replace('http', 'ws')}/waves/v1/pulse/get_text?${query}`, { headers: { authorization: `Bearer ${s.key}` } });
   const opened = new Promise<void>((r, j) => (ws.once('open', () => r()), ws.once('error', j)));
   let cb: Parameters<Parameters<typeof paced>[2]['onEvent']>[0] = () => {};
@@ -166,7 +166,7 @@ export function wsDriver(s: TestServer, query: string) {
   };
 }
 
-export function engineDriver(engine: Engine) {
+function engineDriver(engine: Engine) {
   const st = engine.stream({ language: 'en' });
   let cb: Parameters<Parameters<typeof paced>[2]['onEvent']>[0] = () => {};
   const done = (async () => {
@@ -213,8 +213,8 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
       single.engRtt.push(await paced(c, 'finalize-random', engineDriver(engine), i + 1));
     }
     // The server's own share, measured inside it over the single-stream runs (see RealtimeTimings).
-    const ingress = [...timings.ingress];
-    const egress = [...timings.egress];
+    const ingress = timings.ingress;
+    const egress = timings.egress;
     const all = (xs: StreamResult[], k: 'lags' | 'finalizeRtts') => xs.flatMap((x) => x[k]);
     const firsts = (xs: StreamResult[]) => xs.map((x) => x.firstPartialAfterOnset).filter((x): x is number => x !== undefined);
     const eot = (xs: StreamResult[]) => xs.map((x) => x.endOfTurn).filter((x): x is number => x !== undefined);

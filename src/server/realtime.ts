@@ -42,6 +42,33 @@ declare module 'fastify' {
   }
 }
 
+/** The most recent `capacity` numbers, in a fixed ring (O(1) per sample, no growth). */
+class RecentSamples {
+  private readonly buf: Float64Array;
+  private size = 0;
+  private next = 0;
+  constructor(capacity: number) {
+    this.buf = new Float64Array(capacity);
+  }
+
+  push(x: number): void {
+    this.buf[this.next] = x;
+    this.next = (this.next + 1) % this.buf.length;
+    if (this.size < this.buf.length) this.size++;
+  }
+
+  /** Oldest first. */
+  values(): number[] {
+    const start = (this.next - this.size + this.buf.length) % this.buf.length;
+    return Array.from({ length: this.size }, (_, i) => this.buf[(start + i) % this.buf.length]);
+  }
+
+  clear(): void {
+    this.size = 0;
+    this.next = 0;
+  }
+}
+
 /**
  * What the server itself spends on the real-time path, in ms on the main thread: `ingress` from a
  * client frame (audio or finalize) to the engine having it, `egress` from an engine event reaching
@@ -49,19 +76,28 @@ declare module 'fastify' {
  * The most recent `capacity` samples of each are kept, for benchmarks and diagnostics.
  */
 export class RealtimeTimings {
-  readonly ingress: number[] = [];
-  readonly egress: number[] = [];
-  constructor(private readonly capacity = 100_000) {}
+  private readonly samples: Record<'ingress' | 'egress', RecentSamples>;
+  constructor(capacity = 100_000) {
+    this.samples = { ingress: new RecentSamples(capacity), egress: new RecentSamples(capacity) };
+  }
 
   add(kind: 'ingress' | 'egress', ms: number): void {
-    const xs = this[kind];
-    if (xs.length >= this.capacity) xs.splice(0, xs.length - this.capacity + 1);
-    xs.push(ms);
+    this.samples[kind].push(ms);
+  }
+
+  /** Kept ingress samples, oldest first (a copy). */
+  get ingress(): number[] {
+    return this.samples.ingress.values();
+  }
+
+  /** Kept egress samples, oldest first (a copy). */
+  get egress(): number[] {
+    return this.samples.egress.values();
   }
 
   clear(): void {
-    this.ingress.length = 0;
-    this.egress.length = 0;
+    this.samples.ingress.clear();
+    this.samples.egress.clear();
   }
 }
 

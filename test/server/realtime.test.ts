@@ -8,6 +8,7 @@ import { authHeaders, startTestServer, type TestServer } from '../helpers/server
 import { loadSet, skipWithoutShared, type Clip } from '../helpers/speech.ts';
 import { openLive, wavPcmBytes, type LiveEvent } from '../helpers/ws.ts';
 import { corpusWer, werCounts } from '../../src/util/wer.ts';
+import { RealtimeTimings } from '../../src/server/realtime.ts';
 
 const noShared = skipWithoutShared();
 const wsUrl = (s: TestServer, path = '/waves/v1/pulse/get_text', q = '') => `${s.url.replace('http', 'ws')}${path}${q}`;
@@ -31,6 +32,18 @@ function wer(ref: string, hyp: string): number {
   const c = werCounts(ref, hyp);
   return c.words ? c.errors / c.words : 0;
 }
+
+test('RealtimeTimings keeps the most recent samples of each kind, oldest first', () => {
+  const t = new RealtimeTimings(3);
+  for (const x of [1, 2, 3, 4, 5]) t.add('ingress', x);
+  t.add('egress', 9);
+  assert.deepEqual(t.ingress, [3, 4, 5]);
+  assert.deepEqual(t.egress, [9]);
+  t.clear();
+  t.add('ingress', 7);
+  assert.deepEqual(t.ingress, [7]);
+  assert.deepEqual(t.egress, []);
+});
 
 describe('real-time WebSocket API', () => {
   let s: TestServer;
