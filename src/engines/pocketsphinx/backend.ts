@@ -26,6 +26,7 @@ import type { Backend, Hypothesis, StreamingDecoder, StreamingDecoderOptions } f
 import type { EngineInfo, EngineSegment, EngineWord, RecognitionResult, RecognizeOptions } from '../types.ts';
 import { ENGINE_SAMPLE_RATE } from '../types.ts';
 import { EngineError } from '../errors.ts';
+import { concatFloat32 } from '../../util/pcm.ts';
 import {
   DEFAULT_PATHS,
   FRAME_RATE,
@@ -519,8 +520,8 @@ export interface StreamingDecoderConfig {
  * exactly that audio. When the session's audio reaches `cmnRefineSeconds`, the segment in
  * progress is decoded again from its start with the better mean (partials may be revised); a
  * segment ended before that keeps its decode, so finalize never waits for a re-decode of decoded
- * audio. Every later utterance starts from the mean of the
- * session's most recent `cmnWindowSeconds` of audio. All decisions depend on sample counts only
+ * audio. Every later utterance starts from the mean of the session's most recent
+ * `cmnWindowSeconds` of audio. All decisions depend on sample counts only
  * (chunks are split at the exact sample of each mark), never on how the audio was chunked.
  */
 export class PocketsphinxStreamingDecoder implements StreamingDecoder {
@@ -656,8 +657,7 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
    * estimate, and decode the audio from there on again.
    */
   private restartUtt(d: PocketsphinxDecoder, skip: number): void {
-    this.started = true;
-    const audio = concatPcm(this.uttAudio).subarray(skip);
+    const audio = concatFloat32(this.uttAudio).subarray(skip);
     this.uttStart += skip;
     this.segPos = this.uttStart;
     this.uttAudio = [];
@@ -671,7 +671,7 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
    */
   private restartSegment(d: PocketsphinxDecoder): void {
     this.started = true;
-    const audio = concatPcm(this.segAudio ?? []);
+    const audio = concatFloat32(this.segAudio ?? []);
     if (this.marks.length === 0) this.segAudio = null;
     else this.segAudio = audio.length > 0 ? [audio] : [];
     this.committed = [];
@@ -766,17 +766,6 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
     }
     this.backend.release(d);
   }
-}
-
-function concatPcm(parts: Float32Array[]): Float32Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 export function createBackend(config: unknown): Backend {

@@ -307,11 +307,6 @@ export class PocketsphinxDecoder {
     return this.cmn ? this.cmn.initial.length : null;
   }
 
-  /** The model's initial CMN mean (-cmninit), a copy. */
-  get cmnInit(): Float32Array | null {
-    return this.cmn ? this.cmn.initial.slice() : null;
-  }
-
   /**
    * Start computing the cepstra (MFCC frames, C0 = log energy) of new audio, with a front end of
    * its own built from the decoder's configuration (same -samprate, -nfilt, -lowerf/-upperf,
