@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-export type EngineKind = 'pocketsphinx' | 'sherpa';
+export type EngineKind = 'pocketsphinx' | 'sherpa' | 'scripted';
 
 export interface Limits {
   /** Largest accepted request body / fetched URL, bytes. */
@@ -122,7 +122,9 @@ export function defaultConfigDir(env: NodeJS.ProcessEnv = process.env): string {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const configDir = defaultConfigDir(env);
   const kind = (env.COCHLEA_ENGINE ?? 'pocketsphinx') as EngineKind;
-  if (kind !== 'pocketsphinx' && kind !== 'sherpa') throw new Error(`COCHLEA_ENGINE must be pocketsphinx or sherpa, got "${kind}"`);
+  if (kind !== 'pocketsphinx' && kind !== 'sherpa' && kind !== 'scripted') {
+    throw new Error(`COCHLEA_ENGINE must be pocketsphinx, sherpa or scripted (tests), got "${kind}"`);
+  }
   const MB = 1024 * 1024;
   return {
     host: env.HOST || '0.0.0.0',
@@ -140,7 +142,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       workers: num(env, 'COCHLEA_WORKERS', os.availableParallelism()),
       vadModel: env.COCHLEA_VAD_MODEL || undefined,
       backendConfig:
-        kind === 'sherpa' ? sherpaConfig(env.COCHLEA_SHERPA_CONFIG) : jsonSetting('COCHLEA_POCKETSPHINX_CONFIG', env.COCHLEA_POCKETSPHINX_CONFIG, undefined),
+        kind === 'sherpa'
+          ? sherpaConfig(env.COCHLEA_SHERPA_CONFIG)
+          : kind === 'scripted'
+            ? jsonSetting('COCHLEA_SCRIPTED_CONFIG', env.COCHLEA_SCRIPTED_CONFIG, undefined)
+            : jsonSetting('COCHLEA_POCKETSPHINX_CONFIG', env.COCHLEA_POCKETSPHINX_CONFIG, undefined),
     },
     pipeline: {
       utteranceGapSeconds: num(env, 'COCHLEA_UTTERANCE_GAP', 0.8),

@@ -12,7 +12,7 @@ import type { VadSettings } from './protocol.ts';
 import { WorkerEngine } from './worker-engine.ts';
 import type { WorkerPoolOptions } from './pool.ts';
 
-export type EngineKind = 'pocketsphinx' | 'sherpa';
+export type EngineKind = 'pocketsphinx' | 'sherpa' | 'scripted';
 
 export interface EngineConfig {
   kind: EngineKind;
@@ -37,12 +37,14 @@ export const VAD_DEFAULTS: Omit<VadSettings, 'model'> = {
 const BACKEND_MODULES: Record<EngineKind, URL> = {
   pocketsphinx: new URL('./pocketsphinx/backend.ts', import.meta.url),
   sherpa: new URL('./sherpa/backend.ts', import.meta.url),
+  scripted: new URL('./scripted/backend.ts', import.meta.url),
 };
 
 /** What an engine kind can do, before its workers are up (workers report the real info). */
 const STATIC_INFO: Record<EngineKind, EngineInfo> = {
   pocketsphinx: { name: 'pocketsphinx', languages: ['en'], streaming: true, wordTimestamps: true, wordConfidence: true },
   sherpa: { name: 'sherpa-onnx', languages: [], streaming: true, wordTimestamps: true, wordConfidence: false },
+  scripted: { name: 'scripted', languages: ['en'], streaming: true, wordTimestamps: true, wordConfidence: false },
 };
 
 export function createEngine(cfg: EngineConfig): WorkerEngine {

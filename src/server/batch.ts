@@ -8,7 +8,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Config } from '../config.ts';
 import type { Engine } from '../engines/types.ts';
 import { decodeAudio, AudioDecodeError } from '../audio/index.ts';
-import { buildTranscript } from '../pipeline/index.ts';
+import { baseTranscript, splitUtterances } from '../pipeline/index.ts';
 import { ApiError, INVALID_FORMAT_MESSAGE, badRequest, payloadTooLarge, serviceUnavailable } from './errors.ts';
 import { parseBatchQuery, type BatchOptions } from './params.ts';
 import { formatBatchResponse } from './pulse-format.ts';
@@ -123,8 +123,11 @@ export const batchRoutes: FastifyPluginAsync<Opts> = async (app, { config, engin
       } catch (e) {
         throw mapEngineError(e);
       }
-      const transcript = buildTranscript(result, {
-        utterances: { gapSeconds: config.pipeline.utteranceGapSeconds, maxSeconds: config.pipeline.maxUtteranceSeconds },
+      // Interim until the server runs the TranscriptionService (pipeline/service.ts).
+      const transcript = baseTranscript(result);
+      transcript.utterances = splitUtterances(transcript.words, {
+        gapSeconds: config.pipeline.utteranceGapSeconds,
+        maxSeconds: config.pipeline.maxUtteranceSeconds,
       });
       const response = formatBatchResponse(transcript, { options, requestId: req.id, fileSize: counted.bytes(), filename });
       if (options.webhookUrl) deliverWebhook(fetcher, options.webhookUrl, response, req.log);

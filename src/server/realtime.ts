@@ -17,7 +17,7 @@ import type { Engine, EngineWord, SpeechEvent, SpeechStream } from '../engines/t
 import { eventReceivedAt } from '../engines/index.ts';
 import { AudioDecodeError, createStreamDecoder } from '../audio/index.ts';
 import type { StreamDecoder } from '../audio/types.ts';
-import { splitUtterances, joinWords } from '../pipeline/utterances.ts';
+import { splitUtterances } from '../pipeline/index.ts';
 import { parseRealtimeQuery, type RealtimeOptions } from './params.ts';
 import { resolveLanguage } from './languages.ts';
 
@@ -201,7 +201,7 @@ export class LiveSession {
             o.utterances = splitUtterances(ev.words, {
               gapSeconds: this.config.pipeline.utteranceGapSeconds,
               maxSeconds: this.config.pipeline.maxUtteranceSeconds,
-            }).map((u) => ({ text: joinWords(u.words), start: round3(u.start), end: round3(u.end) }));
+            }).map((u) => ({ text: u.text, start: round3(u.start), end: round3(u.end) }));
           }
         }
         return o;
