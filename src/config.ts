@@ -63,6 +63,8 @@ export interface Config {
     utteranceGapSeconds: number;
     /** Utterances longer than this (s) are split at their longest pause. */
     maxUtteranceSeconds: number;
+    /** Worker threads for audio analysis (diarization, gender, emotion). */
+    analysisThreads: number;
   };
   limits: Limits;
 }
@@ -151,6 +153,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pipeline: {
       utteranceGapSeconds: num(env, 'COCHLEA_UTTERANCE_GAP', 0.8),
       maxUtteranceSeconds: num(env, 'COCHLEA_MAX_UTTERANCE_SECONDS', 30),
+      analysisThreads: Math.max(1, num(env, 'COCHLEA_ANALYSIS_THREADS', 1)),
     },
     limits: {
       maxBodyBytes: num(env, 'COCHLEA_MAX_BODY_MB', 250) * MB,

@@ -13,12 +13,23 @@ import { batchRoutes } from './batch.ts';
 import { SessionRegistry, realtimeRoutes } from './realtime.ts';
 import { UrlFetcher } from './url-fetch.ts';
 import { webPage } from './web-page.ts';
+import { AnalysisPool, createPipeline, type AnalysisRunner } from '../pipeline/index.ts';
+import { TranscriptionService } from '../pipeline/service.ts';
 
 export interface ServerDeps {
   config: Config;
   engine: Engine;
   /** API keys; omit only when auth is disabled. */
   keys?: string[];
+  /** Audio-analysis workers (default: a Piscina pool of `config.pipeline.analysisThreads`). */
+  analysis?: AnalysisRunner;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The one transcription service batch, real-time (and any other API surface) call. */
+    transcription: TranscriptionService;
+  }
 }
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
@@ -35,6 +46,13 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   const registry = new SessionRegistry();
   app.decorate('liveSessions', registry);
+  const analysis = deps.analysis ?? new AnalysisPool({ threads: config.pipeline.analysisThreads });
+  const pipeline = createPipeline({
+    utterances: { gapSeconds: config.pipeline.utteranceGapSeconds, maxSeconds: config.pipeline.maxUtteranceSeconds },
+  });
+  const service = new TranscriptionService(engine, pipeline, analysis);
+  app.decorate('transcription', service);
+  app.addHook('onClose', async () => analysis.close());
   await app.register(websocket, {
     // Frames over our own limit still arrive so the client gets an error event, not a bare 1009.
     options: { maxPayload: Math.max(config.limits.maxFrameBytes * 4, 4 * 1024 * 1024) },
