@@ -44,13 +44,42 @@ function allowMatcher(allow: string[]): Matcher {
   return (host, ip) => {
     if (hosts.has(host.toLowerCase())) return true;
     if (!ip) return false;
-    const addr = ipaddr.process(ip);
-    return cidrs.some(([net, bits]) => net.kind() === addr.kind() && addr.match(net, bits));
+    const parsed = ipaddr.parse(ip);
+    const candidates = [parsed];
+    if (parsed.kind() === 'ipv6') {
+      const inner = embeddedIPv4(parsed as ipaddr.IPv6);
+      if (inner) candidates.push(inner);
+    }
+    return candidates.some((addr) => cidrs.some(([net, bits]) => net.kind() === addr.kind() && addr.match(net, bits)));
   };
 }
 
-function isPublic(ip: string): boolean {
-  return ipaddr.process(ip).range() === 'unicast';
+/**
+ * The IPv4 address an IPv6 address carries, for every form that embeds one: IPv4-compatible
+ * (::a.b.c.d, ::/96, deprecated but still routed to the IPv4 host by some stacks), IPv4-mapped
+ * (::ffff:0:0/96), NAT64 (64:ff9b::/96 and the local-use 64:ff9b:1::/48, RFC 6052/8215), 6to4
+ * (2002::/16, RFC 3056) and Teredo (2001::/32, RFC 4380: the client address is the last 32 bits
+ * inverted). Such an address is judged by the IPv4 address it reaches.
+ */
+export function embeddedIPv4(addr: ipaddr.IPv6): ipaddr.IPv4 | undefined {
+  const w = addr.parts; // eight 16-bit words
+  const v4 = (hi: number, lo: number) => new ipaddr.IPv4([hi >> 8, hi & 0xff, lo >> 8, lo & 0xff]);
+  const zero = (from: number, to: number) => w.slice(from, to).every((x) => x === 0);
+  if (zero(0, 5) && (w[5] === 0xffff || (w[5] === 0 && (w[6] !== 0 || w[7] > 1)))) return v4(w[6], w[7]);
+  if (w[0] === 0x64 && w[1] === 0xff9b && (zero(2, 6) || w[2] === 1)) return v4(w[6], w[7]);
+  if (w[0] === 0x2002) return v4(w[1], w[2]);
+  if (w[0] === 0x2001 && w[1] === 0) return v4(w[6] ^ 0xffff, w[7] ^ 0xffff);
+  return undefined;
+}
+
+/** Only globally routable unicast addresses may be fetched (embedded IPv4 judged as itself). */
+export function isPublic(ip: string): boolean {
+  const addr = ipaddr.parse(ip);
+  if (addr.kind() === 'ipv6') {
+    const inner = embeddedIPv4(addr as ipaddr.IPv6);
+    if (inner) return inner.range() === 'unicast';
+  }
+  return addr.range() === 'unicast';
 }
 
 export class UrlFetcher {
