@@ -13,6 +13,7 @@ import { batchRoutes } from './batch.ts';
 import { SessionRegistry, realtimeRoutes } from './realtime.ts';
 import { UrlFetcher } from './url-fetch.ts';
 import { webPage } from './web-page.ts';
+import { REDACTED_LOG_PATHS, serializeRequest } from '../util/redact-log.ts';
 import { AnalysisPool, createPipeline, type AnalysisRunner } from '../pipeline/index.ts';
 import { TranscriptionService } from '../pipeline/service.ts';
 
@@ -35,7 +36,8 @@ declare module 'fastify' {
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const { config, engine } = deps;
   const app = Fastify({
-    logger: { level: config.logLevel },
+    // Keys sent as ?token= (browsers, the SDK's browser path) or in headers never reach the logs.
+    logger: { level: config.logLevel, serializers: { req: serializeRequest }, redact: REDACTED_LOG_PATHS },
     genReqId: () => crypto.randomUUID(),
     // Raw audio bodies are streamed and limited by the batch route itself; this bounds JSON bodies.
     bodyLimit: 1024 * 1024,
