@@ -29,7 +29,13 @@ function filenameFromHeaders(req: FastifyRequest): string | undefined {
   const cd = req.headers['content-disposition'];
   if (cd) {
     const m = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(cd);
-    if (m) return decodeURIComponent(m[1]);
+    if (m) {
+      try {
+        return decodeURIComponent(m[1]);
+      } catch {
+        return m[1]; // malformed percent-encoding: keep the name as sent
+      }
+    }
   }
   const xf = req.headers['x-filename'];
   return typeof xf === 'string' && xf ? xf : undefined;
@@ -58,8 +64,13 @@ function mapEngineError(e: unknown): unknown {
 }
 
 export const batchRoutes: FastifyPluginAsync<Opts> = async (app, { config, engine, fetcher }) => {
-  // Every non-JSON body is audio: hand the raw stream to the route untouched.
+  // Every non-JSON body is audio: hand the raw stream to the route untouched. Fastify's own
+  // text/plain parser would hand the route a string, so it goes too. JSON with a structured
+  // suffix (application/x+json) is JSON: without this parser it reached the route as a raw stream
+  // whose `.url` is the request line's URL, which was then fetched as the audio URL.
+  app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+  app.addContentTypeParser(/^application\/[\w.-]+\+json$/i, { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
 
   const handler = async (req: FastifyRequest) => {
     const options: BatchOptions = parseBatchQuery(req.query);
@@ -77,7 +88,8 @@ export const batchRoutes: FastifyPluginAsync<Opts> = async (app, { config, engin
       let filename: string | undefined;
       if (isJson(req)) {
         const body = req.body as { url?: unknown } | null;
-        if (!body || typeof body !== 'object' || typeof body.url !== 'string' || !body.url) {
+        // Only a parsed JSON object's own `url` is ever an audio URL (never a stream's request-line url).
+        if (!body || typeof body !== 'object' || body instanceof Readable || !Object.hasOwn(body, 'url') || typeof body.url !== 'string' || !body.url) {
           throw badRequest('JSON body must be {"url": "<http(s) URL of the audio>"}', [{ field: 'url', message: 'required' }]);
         }
         const fetched = await fetcher.fetch(body.url, ac.signal);
