@@ -31,6 +31,14 @@ export interface Limits {
   maxBufferedSeconds: number;
   /** On shutdown, time given to live sessions to deliver their last final, ms. */
   shutdownDrainMs: number;
+  /** A connection must send complete request headers (or a WebSocket upgrade) within this, ms. */
+  headersTimeoutMs: number;
+  /** An upload that sends nothing for this long is closed, ms. */
+  bodyIdleMs: number;
+  /** After the first 10 s, an upload averaging less than this is closed, bytes/s. */
+  minUploadBytesPerSecond: number;
+  /** Concurrent connections one client address may hold. */
+  maxConnectionsPerAddress: number;
 }
 
 export interface Config {
@@ -167,6 +175,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxFrameBytes: num(env, 'COCHLEA_MAX_FRAME_BYTES', 1 * MB),
       maxBufferedSeconds: num(env, 'COCHLEA_MAX_BUFFERED_SECONDS', 60),
       shutdownDrainMs: num(env, 'COCHLEA_SHUTDOWN_DRAIN_MS', 10_000),
+      headersTimeoutMs: num(env, 'COCHLEA_HEADERS_TIMEOUT_MS', 15_000),
+      bodyIdleMs: num(env, 'COCHLEA_BODY_IDLE_MS', 30_000),
+      minUploadBytesPerSecond: num(env, 'COCHLEA_MIN_UPLOAD_BYTES_PER_SEC', 1024),
+      maxConnectionsPerAddress: num(env, 'COCHLEA_MAX_CONNECTIONS_PER_ADDRESS', 128),
     },
   };
 }

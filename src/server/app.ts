@@ -13,6 +13,7 @@ import { batchRoutes } from './batch.ts';
 import { SessionRegistry, realtimeRoutes } from './realtime.ts';
 import { UrlFetcher } from './url-fetch.ts';
 import { webPage } from './web-page.ts';
+import { guardConnections } from './connection-guard.ts';
 import { REDACTED_LOG_PATHS, serializeRequest } from '../util/redact-log.ts';
 import { AnalysisPool, createPipeline, type AnalysisRunner } from '../pipeline/index.ts';
 import { TranscriptionService } from '../pipeline/service.ts';
@@ -45,6 +46,14 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     keepAliveTimeout: 10_000,
     // On close, drop idle keep-alive sockets but let in-flight requests finish.
     forceCloseConnections: 'idle',
+  });
+  guardConnections(app.server, {
+    headersTimeoutMs: config.limits.headersTimeoutMs,
+    bodyIdleMs: config.limits.bodyIdleMs,
+    minBytesPerSecond: config.limits.minUploadBytesPerSecond,
+    graceMs: 10_000,
+    maxPerAddress: config.limits.maxConnectionsPerAddress,
+    onRefused: (reason, address) => app.log.warn({ address, reason }, 'connection closed'),
   });
   const registry = new SessionRegistry();
   app.decorate('liveSessions', registry);

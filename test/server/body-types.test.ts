@@ -46,7 +46,7 @@ describe('request bodies of every content type get a 2xx or a 4xx, never a 500 o
   test('text/plain bodies are treated as audio: invalid audio is a 400, not a 500', async () => {
     const r = await fetch(`${s.url}/waves/v1/pulse/get_text`, { method: 'POST', headers: authHeaders(s.key, { 'content-type': 'text/plain' }), body: 'hello there' });
     assert.equal(r.status, 400, await r.clone().text());
-    const wav = await fetch(`${s.url}/waves/v1/pulse/get_text`, { method: 'POST', headers: authHeaders(s.key, { 'content-type': 'text/plain' }), body: toneWav(0.5) });
+    const wav = await fetch(`${s.url}/waves/v1/pulse/get_text`, { method: 'POST', headers: authHeaders(s.key, { 'content-type': 'text/plain' }), body: new Uint8Array(toneWav(0.5)) });
     assert.equal(wav.status, 200);
   });
 
@@ -54,7 +54,7 @@ describe('request bodies of every content type get a 2xx or a 4xx, never a 500 o
     const r = await fetch(`${s.url}/waves/v1/pulse/get_text`, {
       method: 'POST',
       headers: authHeaders(s.key, { 'content-type': 'audio/wav', 'content-disposition': 'attachment; filename="%E0%A4%A.wav"' }),
-      body: toneWav(0.5),
+      body: new Uint8Array(toneWav(0.5)),
     });
     assert.equal(r.status, 200, await r.clone().text());
     assert.equal(((await r.json()) as { metadata: { filename?: string } }).metadata.filename, '%E0%A4%A.wav');
