@@ -81,10 +81,30 @@ function errorLines(stderr: string): string {
   return uniq.slice(-3).join('; ').slice(0, 400);
 }
 
+/** A temp-storage failure (disk full, read-only, no permission) as the server fault it is. */
+function storageError(e: unknown): unknown {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOSPC' || code === 'EROFS' || code === 'EACCES' || code === 'EPERM' || code === 'EDQUOT' || code === 'ENOENT') {
+    return new AudioDecodeError('server', `Temporary storage for decoding this container is unavailable (${code} in ${os.tmpdir()}); the server operator must free space or set TMPDIR`);
+  }
+  return e;
+}
+
 async function spool(chunks: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<{ file: string; dir: string }> {
-  const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'cochlea-audio-'));
+  let dir: string;
+  let fh: fs.promises.FileHandle;
+  try {
+    dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'cochlea-audio-'));
+  } catch (e) {
+    throw storageError(e);
+  }
   const file = path.join(dir, 'input');
-  const fh = await fs.promises.open(file, 'w', 0o600);
+  try {
+    fh = await fs.promises.open(file, 'w', 0o600);
+  } catch (e) {
+    await fs.promises.rm(dir, { recursive: true, force: true });
+    throw storageError(e);
+  }
   try {
     for await (const c of chunks) {
       if (signal?.aborted) throw abortError(signal);
@@ -93,7 +113,7 @@ async function spool(chunks: AsyncIterable<Uint8Array>, signal?: AbortSignal): P
   } catch (e) {
     await fh.close();
     await fs.promises.rm(dir, { recursive: true, force: true });
-    throw e;
+    throw storageError(e);
   }
   await fh.close();
   return { file, dir };
@@ -249,7 +269,7 @@ async function run(p: FfmpegParams, args: string[], input: AsyncIterable<Uint8Ar
   if (spawnError) {
     const e = spawnError as NodeJS.ErrnoException;
     throw new AudioDecodeError(
-      'unsupported',
+      e.code === 'ENOENT' ? 'server' : 'unsupported',
       e.code === 'ENOENT'
         ? `Decoding ${det(p)} needs ffmpeg, which is not installed`
         : `Could not start ffmpeg to decode ${det(p)}: ${e.message}`,

@@ -53,7 +53,9 @@ export type AudioErrorCode =
   | 'unsupported'
   | 'aborted'
   /** The decoder ran past DecodeOptions.timeoutMs / stallTimeoutMs and was stopped. */
-  | 'timeout';
+  | 'timeout'
+  /** Not the audio's fault: ffmpeg missing, temp storage full or read-only. A 5xx, not a 400. */
+  | 'server';
 
 /** Every decode failure is one of these; the server maps it to a Pulse 400. */
 export class AudioDecodeError extends Error {

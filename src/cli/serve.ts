@@ -2,6 +2,9 @@
  * `cochlea serve`: the composition root. Resolves keys, starts the engine's workers, builds the
  * HTTP server, listens, and shuts down cleanly on SIGTERM/SIGINT.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, type Config } from '../config.ts';
 import { createEngine } from '../engines/index.ts';
@@ -20,6 +23,7 @@ export interface RunningServer {
 
 export async function startServer(config: Config = loadConfig(), opts: { announce?: (msg: string) => void } = {}): Promise<RunningServer> {
   const announce = opts.announce ?? ((m: string) => process.stderr.write(m + '\n'));
+  checkTempDir();
   if (config.engine.kind === 'sherpa') checkSherpaModels(config.engine.backendConfig, announce);
   let keys: string[] | undefined;
   if (config.auth.enabled) {
@@ -57,6 +61,27 @@ export async function startServer(config: Config = loadConfig(), opts: { announc
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   return { app, engine, url: `http://${host}:${port}`, close: () => app.close() };
+}
+
+/**
+ * The temp directory holds spooled uploads (containers ffmpeg must seek in) and the recognizer's
+ * cached dictionary: fail at start with what is wrong and how to fix it, not later with a 500.
+ */
+export function checkTempDir(dir = os.tmpdir()): void {
+  try {
+    const probe = fs.mkdtempSync(path.join(dir, 'cochlea-probe-'));
+    try {
+      fs.writeFileSync(path.join(probe, 'w'), Buffer.alloc(64 * 1024));
+    } finally {
+      fs.rmSync(probe, { recursive: true, force: true });
+    }
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    throw new Error(
+      `The temporary directory ${dir} is not usable (${code}: ${(e as Error).message}). Cochlea needs a writable ` +
+        `temporary directory with free space for spooled uploads: free space there or set TMPDIR to another directory.`,
+    );
+  }
 }
 
 /** Fail fast, with the one-line fix, when configured catalog models are not installed. */

@@ -120,6 +120,7 @@ export const batchRoutes: FastifyPluginAsync<Opts> = async (app, { config, engin
           if (e.code === 'too_long') {
             throw badRequest(`Audio is longer than the maximum of ${config.limits.maxAudioSeconds} seconds`, [{ field: 'body', message: e.message }]);
           }
+          if (e.code === 'server') throw serviceUnavailable(e.message);
           if (e.code === 'timeout') throw badRequest(`Audio decoding timed out: ${e.message}`, [{ field: 'body', message: 'timeout' }]);
           throw badRequest(e.code === 'empty' ? 'Audio file is empty' : `Could not decode audio: ${e.message}`, [{ field: 'body', message: e.code }]);
         }
