@@ -66,7 +66,8 @@ export async function evaluate(shared = SHARED_DIR, log: (m: string) => void = c
     for (const c of labelled(set, shared)) {
       const pcm = readWav(c.file);
       const t0 = performance.now();
-      const [r] = (await runTask({ task: 'gender', input: { pcm, groups: [[[0, pcm.length / 16000]]] } })) as GenderTaskOutput;
+      const seconds = pcm.length / 16000;
+      const [r] = (await runTask({ task: 'gender', input: { groups: [[pcm]] } })) as GenderTaskOutput;
       const ms = performance.now() - t0;
       rows.push({
         set,
@@ -76,7 +77,7 @@ export async function evaluate(shared = SHARED_DIR, log: (m: string) => void = c
         confidence: r.decision?.confidence ?? 0,
         f0: r.features.f0,
         formantSpacing: r.features.formantSpacing,
-        seconds: pcm.length / 16000,
+        seconds,
         ms,
       });
     }

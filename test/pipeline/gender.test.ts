@@ -6,7 +6,7 @@ import { yin } from '../../src/pipeline/voice/yin.ts';
 import { formantsAt, formantSpacing } from '../../src/pipeline/voice/formants.ts';
 import { voiceFeatures } from '../../src/pipeline/voice/features.ts';
 import { classifyGender } from '../../src/pipeline/voice/gender.ts';
-import { genderStage } from '../../src/pipeline/stages/gender.ts';
+import { budgetSpans, genderStage, mergeSpans, MAX_SECONDS_PER_SPEAKER } from '../../src/pipeline/stages/gender.ts';
 import { Pipeline, baseTranscript } from '../../src/pipeline/pipeline.ts';
 import { InlineAnalysis, AnalysisPool } from '../../src/pipeline/analysis/pool.ts';
 import { DEFAULT_OPTIONS, StageState, type StageContext, type TranscriptionOptions } from '../../src/pipeline/types.ts';
@@ -133,13 +133,26 @@ test('gender on labelled real clips (RAVDESS, LJSpeech, JFK, Asterisk IVR voices
   const wrong: string[] = [];
   for (const c of clips) {
     const pcm = readClip(c);
-    const [f] = voiceFeatures(pcm, [[[0, pcm.length / SR]]]);
+    const [f] = voiceFeatures([[pcm]]);
     const d = classifyGender(f);
     assert.ok(d, `${c.id}: an estimate`);
     assert.ok(d.confidence >= 0.5 && d.confidence <= 1);
     if (d.gender !== c.gender) wrong.push(`${c.set}/${c.id}: ${c.gender} → ${d.gender} (f0 ${f.f0.toFixed(0)}, ΔF ${f.formantSpacing.toFixed(0)})`);
   }
   assert.ok(wrong.length <= 1, `at most 1 of 14 wrong; wrong: ${wrong.join('; ')}`);
+});
+
+test('speech sampling: word spans merge into stretches; long speakers are sampled evenly within the budget', () => {
+  assert.deepEqual(mergeSpans([[2, 2.5], [0, 0.4], [0.5, 0.9], [2.6, 3]]), [[0, 0.9], [2, 3]]);
+  const short: Array<[number, number]> = [[0, 5], [10, 20]];
+  assert.deepEqual(budgetSpans(short), short, 'under budget: everything');
+  // One hour of 10 s turns: ≤ 60 s taken, from the whole hour, not just its start.
+  const hour = Array.from({ length: 360 }, (_, i): [number, number] => [i * 10, i * 10 + 9]);
+  const b = budgetSpans(hour);
+  const total = b.reduce((a, [x, y]) => a + (y - x), 0);
+  assert.ok(total <= MAX_SECONDS_PER_SPEAKER + 1e-9 && total >= MAX_SECONDS_PER_SPEAKER * 0.9, `took ${total} s`);
+  assert.ok(b[0][0] < 600 && b[b.length - 1][1] > 3000, `spread: ${b[0][0]}..${b[b.length - 1][1]}`);
+  for (const [x, y] of b) assert.ok(hour.some(([a, c]) => x >= a - 1e-9 && y <= c + 1e-9), 'pieces lie inside speech');
 });
 
 const engine = { name: 'test', languages: ['en'], streaming: false, wordTimestamps: true, wordConfidence: false };
@@ -208,7 +221,7 @@ test('the gender task runs in the Piscina analysis worker with the PCM transferr
   const pool = new AnalysisPool({ threads: 1 });
   try {
     const pcm = Float32Array.from(readClip(loadSet('en_ljspeech')[0]));
-    const out = await pool.run<unknown, GenderTaskOutput>('gender', { pcm, groups: [[[0, pcm.length / SR]]] }, { transfer: [pcm.buffer as ArrayBuffer] });
+    const out = await pool.run<unknown, GenderTaskOutput>('gender', { groups: [[pcm]] }, { transfer: [pcm.buffer as ArrayBuffer] });
     assert.equal(pcm.length, 0, 'buffer transferred, not copied');
     assert.equal(out[0].decision?.gender, 'female');
     assert.ok(out[0].features.f0 > 165 && out[0].features.f0 < 260, `f0 ${out[0].features.f0}`);

@@ -10,16 +10,14 @@ import { senseVoiceEmotions } from '../voice/emotion.ts';
 export type Task = (input: any) => unknown | Promise<unknown>;
 
 export interface GenderTaskInput {
-  /** 16 kHz mono PCM. */
-  pcm: Float32Array;
-  /** Per speaker (or one group for the whole file): spans in seconds from pcm[0]. */
-  groups: Array<Array<[number, number]>>;
+  /** Per speaker (or one group for the whole file): that speaker's 16 kHz mono PCM segments. */
+  groups: Float32Array[][];
 }
 export type GenderTaskOutput = Array<{ features: VoiceFeatures; decision: GenderDecision | null }>;
 
 /** Voice features (YIN f0, LPC formant spacing) and the gender decision per group of spans. */
 function gender(input: GenderTaskInput): GenderTaskOutput {
-  return voiceFeatures(input.pcm, input.groups).map((features) => ({ features, decision: classifyGender(features) }));
+  return voiceFeatures(input.groups).map((features) => ({ features, decision: classifyGender(features) }));
 }
 
 /** Energy statistics of a PCM buffer: a trivial task that keeps the worker path tested. */

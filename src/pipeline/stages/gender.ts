@@ -34,6 +34,45 @@ export function speakerSpans(t: Transcript): Map<number, Span[]> | null {
 
 const spanSeconds = (spans: Span[]) => spans.reduce((a, [s, e]) => a + (e - s), 0);
 
+/** Speech analysed per speaker at most (seconds): gender needs a few seconds, not a whole call. */
+export const MAX_SECONDS_PER_SPEAKER = 60;
+/** Longest single piece taken from one span, so the budget spreads over the whole file. */
+const MAX_PIECE_SECONDS = 8;
+
+/** Sort and merge spans closer than `gap` seconds (word spans → speech stretches). */
+export function mergeSpans(spans: Span[], gap = 0.3): Span[] {
+  const s = [...spans].sort((a, b) => a[0] - b[0]);
+  const out: Span[] = [];
+  for (const [a, b] of s) {
+    const last = out[out.length - 1];
+    if (last && a - last[1] <= gap) last[1] = Math.max(last[1], b);
+    else out.push([a, b]);
+  }
+  return out;
+}
+
+/**
+ * At most `budget` seconds of the spans, spread evenly over them: each span contributes in
+ * proportion to its length (capped per piece), so a long call is sampled from beginning to end.
+ */
+export function budgetSpans(spans: Span[], budget = MAX_SECONDS_PER_SPEAKER): Span[] {
+  const total = spanSeconds(spans);
+  if (total <= budget) return spans.map(([a, b]): Span => [a, b]);
+  const ratio = budget / total;
+  const out: Span[] = [];
+  let credit = 0;
+  for (const [a, b] of spans) {
+    credit += (b - a) * ratio;
+    const take = Math.min(credit, b - a, MAX_PIECE_SECONDS);
+    if (take >= 0.25) {
+      const mid = (a + b) / 2;
+      out.push([mid - take / 2, mid + take / 2]);
+      credit -= take;
+    }
+  }
+  return out;
+}
+
 export function genderStage(): RegisteredStage {
   return {
     name: 'gender',
@@ -48,7 +87,7 @@ export function genderStage(): RegisteredStage {
       const keys: number[] = [];
       const groups: Span[][] = [];
       const local = (spans: Span[]): Span[] =>
-        spans.map(([a, b]): Span => [Math.max(0, a - audio.offset), Math.min(dur, b - audio.offset)]).filter(([a, b]) => b > a);
+        mergeSpans(spans.map(([a, b]): Span => [Math.max(0, a - audio.offset), Math.min(dur, b - audio.offset)]).filter(([a, b]) => b > a));
       if (bySpeaker) {
         for (const [spk, spans] of [...bySpeaker.entries()].sort((a, b) => a[0] - b[0])) {
           keys.push(spk);
@@ -59,9 +98,10 @@ export function genderStage(): RegisteredStage {
         // Not diarized: the whole piece (YIN's voicing decision skips silence and noise).
         groups.push([[0, dur]]);
       }
-      // A copy is transferred to the worker; the transcript's audio stays usable by later stages.
-      const pcm = audio.pcm.slice();
-      const out = await ctx.analysis.run<GenderTaskInput, GenderTaskOutput>('gender', { pcm, groups }, { transfer: [pcm.buffer as ArrayBuffer], signal: ctx.signal });
+      // Only the sampled speech goes to the worker (copies, transferred): bounded work and memory on long files.
+      const sr = audio.sampleRate;
+      const segs = groups.map((spans) => budgetSpans(spans).map(([a, b]) => audio.pcm.slice(Math.floor(a * sr), Math.ceil(b * sr))));
+      const out = await ctx.analysis.run<GenderTaskInput, GenderTaskOutput>('gender', { groups: segs }, { transfer: segs.flat().map((x) => x.buffer as ArrayBuffer), signal: ctx.signal });
       const estimates = new Map<number, GenderEstimate>();
       out.forEach((r, i) => {
         if (r.decision) estimates.set(keys[i], { gender: r.decision.gender, confidence: r.decision.confidence });

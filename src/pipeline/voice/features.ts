@@ -26,8 +26,8 @@ export interface VoiceFeatures {
 /** Share of voiced-frame energy above 4 kHz under which audio counts as telephone band (−40 dB). */
 const NARROWBAND_RATIO = 1e-4;
 
-/** Fraction of the energy of the given frames (sample centres) above 4 kHz, from 512-point spectra. */
-export function highBandRatio(pcm: Float32Array, centres: number[], sampleRate = 16000): number {
+/** Energy of the given frames (sample centres) above 4 kHz and in total, from 512-point Hann spectra. */
+export function bandEnergies(pcm: Float32Array, centres: number[], sampleRate = 16000): { hi: number; all: number } {
   const N = 512;
   const fft = new FFT(N);
   const frame = new Float64Array(N);
@@ -45,7 +45,7 @@ export function highBandRatio(pcm: Float32Array, centres: number[], sampleRate =
       if (k >= split) hi += p;
     }
   }
-  return all > 0 ? hi / all : 0;
+  return { hi, all };
 }
 
 /** Only frames YIN calls clearly periodic are used (d′ well under the voicing threshold). */
@@ -61,38 +61,55 @@ function median(v: number[]): number {
 }
 
 /**
- * Features for each group of spans (seconds from the start of `pcm`). One pitch track serves all
- * groups. A frame belongs to a group when its analysis centre falls inside one of its spans.
+ * Features for each group (one speaker, or the whole file) given as the speaker's audio segments
+ * (16 kHz PCM, each analysed on its own so no pitch frame straddles two segments). Frames are
+ * pooled over the group's segments.
  */
-export function voiceFeatures(pcm: Float32Array, groups: Array<Array<[number, number]>>, sampleRate = 16000, track?: PitchTrack): VoiceFeatures[] {
-  const p = track ?? yin(pcm, { sampleRate });
-  const centreOf = (i: number) => i * p.hopSeconds + p.frameCentre;
-  return groups.map((spans) => {
-    const sorted = [...spans].sort((a, b) => a[0] - b[0]);
-    const voiced: number[] = [];
+export function voiceFeatures(groups: Float32Array[][], sampleRate = 16000): VoiceFeatures[] {
+  return groups.map((segments) => {
+    const tracks: PitchTrack[] = segments.map((seg) => yin(seg, { sampleRate }));
+    const voiced: Array<[number, number]> = []; // [segment, sample index of the frame centre]
     const f0s: number[] = [];
-    let s = 0;
-    for (let i = 0; i < p.f0.length; i++) {
-      const c = centreOf(i);
-      while (s < sorted.length && sorted[s][1] < c) s++;
-      if (s >= sorted.length) break;
-      if (c < sorted[s][0]) continue;
-      if (p.f0[i] > 0 && p.aperiodicity[i] < MAX_APERIODICITY) {
-        voiced.push(i);
-        f0s.push(p.f0[i]);
+    let hop = 0.01;
+    tracks.forEach((p, si) => {
+      hop = p.hopSeconds;
+      for (let i = 0; i < p.f0.length; i++) {
+        if (p.f0[i] > 0 && p.aperiodicity[i] < MAX_APERIODICITY) {
+          voiced.push([si, Math.round((i * p.hopSeconds + p.frameCentre) * sampleRate)]);
+          f0s.push(p.f0[i]);
+        }
       }
-    }
+    });
+    // Formant frames: evenly spread over the voiced frames, at most MAX_FORMANT_FRAMES.
     const step = Math.max(1, voiced.length / MAX_FORMANT_FRAMES);
-    const centres: number[] = [];
-    for (let k = 0; k < voiced.length; k += step) centres.push(Math.round(centreOf(voiced[Math.floor(k)]) * sampleRate));
-    const narrowband = centres.length > 0 && highBandRatio(pcm, centres.filter((_, k) => k % 8 === 0), sampleRate) < NARROWBAND_RATIO;
-    const spacings = formantsAt(pcm, centres, { sampleRate, ceiling: narrowband ? 3700 : 5000 })
-      .map((f) => formantSpacing(f, narrowband ? 3 : 4))
-      .filter(Number.isFinite);
+    const picked: Array<number[]> = segments.map(() => []);
+    for (let k = 0; k < voiced.length; k += step) {
+      const [si, c] = voiced[Math.floor(k)];
+      picked[si].push(c);
+    }
+    // Telephone band: judged on the pooled spectrum of (every 8th of) the picked frames.
+    let hi = 0, all = 0, n = 0;
+    picked.forEach((cs, si) => {
+      const sub = cs.filter((_, k) => (n + k) % 8 === 0);
+      n += cs.length;
+      if (!sub.length) return;
+      const e = bandEnergies(segments[si], sub, sampleRate);
+      hi += e.hi;
+      all += e.all;
+    });
+    const narrowband = all > 0 && hi / all < NARROWBAND_RATIO;
+    const spacings: number[] = [];
+    picked.forEach((cs, si) => {
+      if (!cs.length) return;
+      for (const f of formantsAt(segments[si], cs, { sampleRate, ceiling: narrowband ? 3700 : 5000 })) {
+        const d = formantSpacing(f, narrowband ? 3 : 4);
+        if (Number.isFinite(d)) spacings.push(d);
+      }
+    });
     return {
       f0: median(f0s),
       voicedFrames: f0s.length,
-      voicedSeconds: f0s.length * p.hopSeconds,
+      voicedSeconds: f0s.length * hop,
       formantSpacing: median(spacings),
       formantFrames: spacings.length,
       narrowband,
