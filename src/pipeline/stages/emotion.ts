@@ -11,7 +11,7 @@ import type { RegisteredStage } from '../pipeline.ts';
 import type { Capability, StageContext, Transcript } from '../types.ts';
 import { findModel } from '../../models/catalog.ts';
 import { defaultModelsDir, modelDir } from '../../models/paths.ts';
-import { EMOTION_MODEL, emotionChunks, scoresFromTags, type EmotionModelFiles, type EmotionTaskInput, type EmotionTaskOutput } from '../voice/emotion.ts';
+import { CHUNK_MARGIN_SECONDS, EMOTION_MODEL, emotionChunks, scoresFromTags, type EmotionModelFiles, type EmotionTaskInput, type EmotionTaskOutput } from '../voice/emotion.ts';
 
 export interface EmotionStageOptions {
   /** Where installed models live (default: COCHLEA_MODELS_DIR / the XDG cache). */
@@ -60,11 +60,13 @@ export function emotionStage(opts: EmotionStageOptions = {}): RegisteredStage {
         speaker: u.speaker,
       }));
       const chunks = emotionChunks(spans.filter((s) => s.end > s.start), dur);
-      const pcm = audio.pcm.slice();
+      // Each chunk's audio (with a little context) is copied and transferred to the worker.
+      const sr = audio.sampleRate;
+      const segments = chunks.map(([a, b]) => audio.pcm.slice(Math.max(0, Math.floor((a - CHUNK_MARGIN_SECONDS) * sr)), Math.ceil((b + CHUNK_MARGIN_SECONDS) * sr)));
       const out = await ctx.analysis.run<EmotionTaskInput, EmotionTaskOutput>(
         'emotion',
-        { pcm, chunks, model, numThreads: opts.numThreads ?? 1 },
-        { transfer: [pcm.buffer as ArrayBuffer], signal: ctx.signal },
+        { segments, model, numThreads: opts.numThreads ?? 1 },
+        { transfer: segments.map((x) => x.buffer as ArrayBuffer), signal: ctx.signal },
       );
       const emotions = scoresFromTags(chunks.map(([a, b], i) => ({ tag: out.tags[i] ?? '', seconds: b - a })));
       if (!emotions) {

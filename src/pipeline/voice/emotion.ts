@@ -103,32 +103,33 @@ async function recognizer(files: EmotionModelFiles, numThreads: number): Promise
 }
 
 export interface EmotionTaskInput {
-  pcm: Float32Array;
-  /** Seconds from pcm[0]. */
-  chunks: Array<[number, number]>;
+  /** One 16 kHz PCM buffer per chunk (with its context margin). */
+  segments: Float32Array[];
   model: EmotionModelFiles;
   numThreads?: number;
 }
 
 export interface EmotionTaskOutput {
-  /** Raw SenseVoice emotion tag per chunk ("<|NEUTRAL|>"), "" when the model gave none. */
+  /** Raw SenseVoice emotion tag per segment ("<|NEUTRAL|>"), "" when the model gave none. */
   tags: string[];
 }
 
-/** SenseVoice's emotion tag for each chunk (a little context on both sides). */
+/** Context added on both sides of a chunk before decoding, seconds. */
+export const CHUNK_MARGIN_SECONDS = 0.2;
+/** Shorter segments are not decoded (SenseVoice's 4 prefix frames need ~0.3 s of features). */
+const MIN_SEGMENT_SECONDS = 0.3;
+
+/** SenseVoice's emotion tag for each segment. */
 export async function senseVoiceEmotions(input: EmotionTaskInput): Promise<EmotionTaskOutput> {
   const rec = await recognizer(input.model, input.numThreads ?? 1);
-  const sr = 16000;
   const tags: string[] = [];
-  for (const [a, b] of input.chunks) {
-    const s = Math.max(0, Math.floor((a - 0.2) * sr));
-    const e = Math.min(input.pcm.length, Math.ceil((b + 0.2) * sr));
-    if (e - s < 0.3 * sr) {
+  for (const seg of input.segments) {
+    if (seg.length < MIN_SEGMENT_SECONDS * 16000) {
       tags.push('');
       continue;
     }
     const stream = rec.createStream();
-    stream.acceptWaveform({ samples: input.pcm.subarray(s, e), sampleRate: sr });
+    stream.acceptWaveform({ samples: seg, sampleRate: 16000 });
     rec.decode(stream);
     const r = rec.getResult(stream) as { emotion?: string };
     tags.push(r.emotion ?? '');
