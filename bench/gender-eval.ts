@@ -22,6 +22,10 @@ import { SHARED_DIR, type BenchContext, type BenchSection } from './lib.ts';
 import { runTask, type GenderTaskOutput } from '../src/pipeline/analysis/tasks.ts';
 import { yin } from '../src/pipeline/voice/yin.ts';
 import { findEmotionModel } from '../src/pipeline/stages/emotion.ts';
+import { genderStage } from '../src/pipeline/stages/gender.ts';
+import { Pipeline, baseTranscript } from '../src/pipeline/pipeline.ts';
+import { InlineAnalysis } from '../src/pipeline/analysis/pool.ts';
+import { DEFAULT_OPTIONS, StageState, type SpeakerTurn } from '../src/pipeline/types.ts';
 import { EMOTION_MODEL } from '../src/pipeline/voice/emotion.ts';
 
 const require = createRequire(import.meta.url);
@@ -113,6 +117,49 @@ export function summarize(rows: Row[]): { table: (string | number)[][]; metrics:
   return { table, metrics };
 }
 
+export interface SpeakerRow {
+  clip: string;
+  speaker: string;
+  truth: 'male' | 'female';
+  predicted: string | null;
+  confidence: number;
+  seconds: number;
+}
+
+/**
+ * Per-speaker gender through the stage itself, with the reference diarization (RTTM turns) of the
+ * AMI clips in diar_pyannote: AMI speaker ids start with F or M (the corpus's own gender code).
+ * Meeting speech with overlaps: each speaker's turns include whatever overlaps them.
+ */
+export async function evaluateSpeakers(shared = SHARED_DIR): Promise<SpeakerRow[]> {
+  const dir = path.join(shared, 'speech', 'diar_pyannote');
+  if (!fs.existsSync(dir)) return [];
+  const out: SpeakerRow[] = [];
+  const stage = new Pipeline([genderStage()]);
+  const engine = { name: 'eval', languages: ['en'], streaming: false, wordTimestamps: true, wordConfidence: false };
+  for (const f of fs.readdirSync(path.join(dir, 'rttm')).filter((x) => x.startsWith('ami') && x.endsWith('.rttm')).sort()) {
+    const id = f.replace(/\.rttm$/, '');
+    const names: string[] = [];
+    const turns: SpeakerTurn[] = [];
+    for (const line of fs.readFileSync(path.join(dir, 'rttm', f), 'utf8').split('\n')) {
+      const p = line.trim().split(/\s+/);
+      if (p[0] !== 'SPEAKER') continue;
+      const name = p[7].normalize('NFD').replace(/[\u0300-\u036f]/g, '');
+      if (!names.includes(name)) names.push(name);
+      turns.push({ start: +p[3], end: +p[3] + +p[4], speaker: names.indexOf(name) });
+    }
+    const pcm = readWav(path.join(dir, 'wav16k', `${id}.wav`));
+    const t0 = baseTranscript({ words: [], text: '', language: 'en', duration: pcm.length / 16000 });
+    const t = await stage.run({ ...t0, turns }, { mode: 'batch', partial: false, options: { ...DEFAULT_OPTIONS, genderDetection: true }, audio: { pcm, offset: 0, sampleRate: 16000 }, state: new StageState(), analysis: new InlineAnalysis(), engine });
+    names.forEach((name, k) => {
+      const est = t.gender?.bySpeaker?.[k];
+      const seconds = turns.filter((x) => x.speaker === k).reduce((a, x) => a + x.end - x.start, 0);
+      out.push({ clip: id, speaker: name, truth: name.startsWith('F') ? 'female' : 'male', predicted: est?.gender ?? null, confidence: est?.confidence ?? 0, seconds });
+    });
+  }
+  return out;
+}
+
 /** ms per second of audio: this YIN vs pitchfinder's YIN (if installed) on the same 30 ms/10 ms frames. */
 export async function speed(pcm: Float32Array): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
@@ -137,6 +184,9 @@ export async function speed(pcm: Float32Array): Promise<Record<string, number>> 
 export async function run(ctx: BenchContext): Promise<BenchSection> {
   const rows = await evaluate(ctx.sharedDir, ctx.log);
   const { table, metrics } = summarize(rows);
+  const spk = await evaluateSpeakers(ctx.sharedDir);
+  metrics.accuracy_per_speaker_ami = spk.filter((r) => r.predicted === r.truth).length / Math.max(1, spk.length);
+  metrics.speakers_ami = spk.length;
   const jfk = labelled('en_jfk', ctx.sharedDir)[0];
   if (jfk) Object.assign(metrics, await speed(readWav(jfk.file)));
   const emotion = findEmotionModel();
@@ -161,6 +211,10 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   console.log(`accuracy_dev: ${metrics.accuracy_dev.toFixed(4)}  accuracy_held_out: ${metrics.accuracy_held_out.toFixed(4)}`);
   console.log('\nerrors:');
   for (const r of rows.filter((r) => r.predicted !== r.truth)) console.log(`  ${r.set} ${r.id} truth=${r.truth} got=${r.predicted} conf=${r.confidence} f0=${r.f0.toFixed(0)} dF=${r.formantSpacing.toFixed(0)}`);
+  const spk = await evaluateSpeakers();
+  const ok = spk.filter((r) => r.predicted === r.truth).length;
+  console.log(`\nper speaker (AMI clips, reference RTTM turns, through the gender stage): ${ok}/${spk.length}`);
+  for (const r of spk) console.log(`  ${r.clip} ${r.speaker} ${r.seconds.toFixed(1)} s truth=${r.truth} got=${r.predicted} conf=${r.confidence}`);
   if (args.includes('--speed')) {
     const jfk = labelled('en_jfk', SHARED_DIR)[0];
     console.log('\nspeed (en_jfk, 11 s):', await speed(readWav(jfk.file)));
