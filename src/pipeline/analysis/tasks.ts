@@ -3,7 +3,22 @@
  * a plain function of structured-clone data; register new ones in `TASKS`. The same functions can
  * be called inline in unit tests.
  */
+import { voiceFeatures, type VoiceFeatures } from '../voice/features.ts';
+import { classifyGender, type GenderDecision } from '../voice/gender.ts';
+import { senseVoiceEmotions } from '../voice/emotion.ts';
+
 export type Task = (input: any) => unknown | Promise<unknown>;
+
+export interface GenderTaskInput {
+  /** Per speaker (or one group for the whole file): that speaker's 16 kHz mono PCM segments. */
+  groups: Float32Array[][];
+}
+export type GenderTaskOutput = Array<{ features: VoiceFeatures; decision: GenderDecision | null }>;
+
+/** Voice features (YIN f0, LPC formant spacing) and the gender decision per group of spans. */
+function gender(input: GenderTaskInput): GenderTaskOutput {
+  return voiceFeatures(input.groups).map((features) => ({ features, decision: classifyGender(features) }));
+}
 
 /** Energy statistics of a PCM buffer: a trivial task that keeps the worker path tested. */
 function rms(input: { pcm: Float32Array }): { rms: number; samples: number } {
@@ -14,6 +29,9 @@ function rms(input: { pcm: Float32Array }): { rms: number; samples: number } {
 
 export const TASKS: Record<string, Task> = {
   rms,
+  gender,
+  /** SenseVoice emotion tag per chunk (sherpa-onnx OfflineRecognizer `emotion`). */
+  emotion: senseVoiceEmotions,
 };
 
 /** Entry used by the worker: `{ task, input }` → result. */

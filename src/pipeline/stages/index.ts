@@ -10,13 +10,17 @@
  */
 import { Pipeline, type RegisteredStage } from '../pipeline.ts';
 import { utteranceStage, type UtteranceOptions } from './utterances.ts';
+import { genderStage } from './gender.ts';
+import { emotionStage, type EmotionStageOptions } from './emotion.ts';
 
 export interface StagesConfig {
   utterances: UtteranceOptions;
+  /** Where the emotion stage looks for SenseVoice (default: the models directory). */
+  emotion?: EmotionStageOptions;
 }
 
 export function defaultStages(cfg: StagesConfig): RegisteredStage[] {
-  return [utteranceStage(cfg.utterances)];
+  return [utteranceStage(cfg.utterances), genderStage(), emotionStage(cfg.emotion)];
 }
 
 export function createPipeline(cfg: StagesConfig): Pipeline {
