@@ -109,6 +109,18 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     return payload;
   });
 
+  // A WebSocket upgrade is only accepted on the real-time routes: elsewhere (/, /health, ...)
+  // @fastify/websocket would complete the handshake, without auth, and then close the socket.
+  const wsRoutes = new Set<string>();
+  app.addHook('onRoute', (route) => {
+    if ((route as { wsHandler?: unknown; websocket?: unknown }).wsHandler || (route as { websocket?: unknown }).websocket) wsRoutes.add(route.url);
+  });
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.ws && !wsRoutes.has(req.routeOptions.url ?? '')) {
+      return reply.code(404).send({ status: 'error', message: `No WebSocket endpoint at ${req.url.split('?')[0]}`, errors: [] });
+    }
+  });
+
   app.get('/health', async () => ({ status: 'ok', engine: engine.info }));
   // The live-captions page: static, public, holds no secrets (the user types the key).
   await app.register(webPage);
