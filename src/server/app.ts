@@ -28,6 +28,10 @@ export interface ServerDeps {
 }
 
 declare module 'fastify' {
+  interface FastifyRequest {
+    /** performance.now() when the request arrived (for the aborted-request log line). */
+    receivedAt?: number;
+  }
   interface FastifyInstance {
     /** The one transcription service batch, real-time (and any other API surface) call. */
     transcription: TranscriptionService;
@@ -79,7 +83,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
     if (err instanceof ApiError) {
-      if (err.statusCode >= 500) req.log.error({ err }, 'request failed');
+      // Capacity answers (503) are expected under load: one warning line, no stack trace.
+      if (err.statusCode === 503) req.log.warn({ statusCode: 503, reason: err.message }, 'request refused: server busy or unavailable');
+      else if (err.statusCode >= 500) req.log.error({ err }, 'request failed');
       return reply.code(err.statusCode).send(err.body);
     }
     const code = (err as FastifyError).code;
@@ -102,6 +108,15 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   app.setNotFoundHandler((req, reply) => {
     reply.code(404).send({ status: 'error', message: `Route ${req.method} ${req.url.split('?')[0]} not found`, errors: [] });
+  });
+
+  // Fastify logs no completion line for a request the client aborted: log one, so every request
+  // that was logged as incoming has an outcome.
+  app.addHook('onRequestAbort', async (req) => {
+    req.log.info({ aborted: true, responseTime: Math.round(performance.now() - (req.receivedAt ?? performance.now())) }, 'request aborted by the client');
+  });
+  app.addHook('onRequest', async (req) => {
+    req.receivedAt = performance.now();
   });
 
   app.addHook('onSend', async (req, reply, payload) => {
