@@ -3,6 +3,8 @@
  * a plain function of structured-clone data; register new ones in `TASKS`. The same functions can
  * be called inline in unit tests.
  */
+import { punctuationTask } from '../text/neural.ts';
+
 export type Task = (input: any) => unknown | Promise<unknown>;
 
 /** Energy statistics of a PCM buffer: a trivial task that keeps the worker path tested. */
@@ -14,6 +16,8 @@ function rms(input: { pcm: Float32Array }): { rms: number; samples: number } {
 
 export const TASKS: Record<string, Task> = {
   rms,
+  /** sherpa-onnx punctuation models (pipeline/text/neural.ts). */
+  punctuate: punctuationTask,
 };
 
 /** Entry used by the worker: `{ task, input }` → result. */

@@ -10,13 +10,24 @@
  */
 import { Pipeline, type RegisteredStage } from '../pipeline.ts';
 import { utteranceStage, type UtteranceOptions } from './utterances.ts';
+import { punctuationStage, type PunctuationStageOptions } from './punctuation.ts';
+import { itnStage } from './itn.ts';
 
 export interface StagesConfig {
   utterances: UtteranceOptions;
+  /** Punctuation models and local thresholds (default: installed catalog models, default rules). */
+  punctuation?: PunctuationStageOptions;
 }
 
 export function defaultStages(cfg: StagesConfig): RegisteredStage[] {
-  return [utteranceStage(cfg.utterances)];
+  return [
+    // 1. diarization
+    punctuationStage(cfg.punctuation), // 2.
+    itnStage(), // 3.
+    // 4. redaction
+    utteranceStage(cfg.utterances), // 5.
+    // 6. gender, emotion
+  ];
 }
 
 export function createPipeline(cfg: StagesConfig): Pipeline {

@@ -1,0 +1,49 @@
+/**
+ * Decodes the punctuated-reference sets once with pocketsphinx and caches the words, so
+ * bench/text-eval.ts can be re-run quickly while tuning (cache: bench/results/text-decode.json,
+ * not committed). Run: nice -n 10 npx tsx bench/text-decode.ts
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { createEngine } from '../src/engines/index.ts';
+import { decodeAudio } from '../src/audio/index.ts';
+import { loadSet } from '../test/helpers/speech.ts';
+import { REPO_ROOT } from './lib.ts';
+
+export const TEXT_SETS = ['en_ljspeech', 'telephony_8k_en_asterisk'];
+export const DECODE_CACHE = path.join(REPO_ROOT, 'bench', 'results', 'text-decode.json');
+
+export interface DecodedClip {
+  set: string;
+  id: string;
+  reference: string;
+  duration: number;
+  decodeSeconds: number;
+  words: { word: string; start: number; end: number; confidence: number }[];
+}
+
+export async function decodeAll(log: (m: string) => void = console.log): Promise<DecodedClip[]> {
+  if (fs.existsSync(DECODE_CACHE)) return JSON.parse(fs.readFileSync(DECODE_CACHE, 'utf8')) as DecodedClip[];
+  const engine = createEngine({ kind: 'pocketsphinx', workers: 1 });
+  await engine.init();
+  const out: DecodedClip[] = [];
+  try {
+    for (const set of TEXT_SETS) {
+      for (const clip of loadSet(set)) {
+        const pcm = (await decodeAudio(fs.readFileSync(clip.audio))).pcm;
+        const r = await engine.recognize(pcm, { language: 'en' });
+        out.push({ set, id: clip.id, reference: clip.text ?? '', duration: r.duration, decodeSeconds: r.decodeSeconds, words: r.words });
+        log(`${set}/${clip.id}: ${r.text}`);
+      }
+    }
+  } finally {
+    await engine.close();
+  }
+  fs.mkdirSync(path.dirname(DECODE_CACHE), { recursive: true });
+  fs.writeFileSync(DECODE_CACHE, JSON.stringify(out));
+  return out;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await decodeAll();
+}
