@@ -4,14 +4,21 @@
  * sentence marks on the punctuated references in ../shared (no audio: words evenly spaced).
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { formatText, formatWords, hasCasing, hasPunctuation, punctuate, applyPunctuatedText } from '../../src/pipeline/text/punctuate.ts';
 import { emptyScores, f1, score, tokenize } from '../../src/pipeline/text/metrics.ts';
 import { selectPunctuationModel, sherpaPunctuationConfig, type ModelLookup } from '../../src/pipeline/text/neural.ts';
 import { punctuationStage } from '../../src/pipeline/stages/punctuation.ts';
 import { loadCatalog } from '../../src/models/catalog.ts';
-import { DEFAULT_OPTIONS, InlineAnalysis, Pipeline, StageState, type Word } from '../../src/pipeline/index.ts';
+import { AnalysisPool, DEFAULT_OPTIONS, InlineAnalysis, Pipeline, StageState, type Word } from '../../src/pipeline/index.ts';
 import { loadSet, skipWithoutShared } from '../helpers/speech.ts';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 /** Words with 0.3 s each and 0.05 s gaps; `pauses[i]` = extra pause before word i. */
 function words(s: string, pauses: Record<number, number> = {}): Word[] {
@@ -168,3 +175,48 @@ test('on real references (no audio): capitalization F1 ≥ 0.55, period F1 ≥ 0
   assert.ok(period.f1 >= 0.65, `period F1 ${period.f1.toFixed(3)}`);
   assert.equal(s.question.fp, 0);
 });
+
+/**
+ * The neural path end to end on a weight-free ONNX fixture with the real CNN-BiLSTM model's
+ * interface (test/pipeline/data/make-punct-fixture.py): sherpa-onnx's OnlinePunctuation loads it,
+ * BPE-encodes the words, runs the graph and decodes case + punctuation; the stage maps the result
+ * back onto the words. Once inline, once through the Piscina analysis worker the server uses.
+ */
+test('neural path: sherpa-onnx OnlinePunctuation on a CNN-BiLSTM-shaped fixture, inline and in the analysis worker', { skip: skipWithoutPython() }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cochlea-punct-'));
+  try {
+    execFileSync('/usr/bin/python3', [path.join(HERE, 'data', 'make-punct-fixture.py'), dir], { stdio: 'pipe' });
+    const models: ModelLookup = {
+      catalog: loadCatalog(),
+      isInstalled: (n) => n === 'online-punct-en-2024-08-06',
+      files: () => ({ model: path.join(dir, 'model.onnx'), bpeVocab: path.join(dir, 'bpe.vocab') }),
+    };
+    const stage = punctuationStage({ models });
+    const ws = words('hello how are you i am fine', { 4: 1.0 });
+    const inline = await new Pipeline([stage]).run({ words: ws, text: '', language: 'en', duration: 4 }, ctx());
+    assert.equal(inline.text, 'Hello, how are you? I am fine.');
+    assert.deepEqual(inline.warnings, []);
+    assert.deepEqual(inline.words.map((w) => [w.start, w.end]), ws.map((w) => [w.start, w.end]));
+    // Options still apply to the model's output.
+    const lower = await new Pipeline([stage]).run({ words: ws, text: '', language: 'en', duration: 4 }, ctx({ capitalize: false }));
+    assert.equal(lower.text, 'hello, how are you? i am fine.');
+    const pool = new AnalysisPool({ threads: 1 });
+    try {
+      const viaWorker = await new Pipeline([stage]).run({ words: words('what is your name john'), text: '', language: 'en', duration: 3 }, { ...ctx(), analysis: pool });
+      assert.equal(viaWorker.text, 'What is your name? John');
+    } finally {
+      await pool.close();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+function skipWithoutPython(): string | false {
+  try {
+    execFileSync('/usr/bin/python3', ['-c', 'import onnx, numpy'], { stdio: 'pipe' });
+    return false;
+  } catch {
+    return 'python3-onnx not installed (apt-get install python3-onnx): neural punctuation fixture skipped';
+  }
+}
