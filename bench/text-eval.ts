@@ -15,6 +15,7 @@
  * per real-time final (each clip's words as one final), p95 over repeated runs.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { decodeAll, type DecodedClip } from './text-decode.ts';
 import { percentile, REPO_ROOT } from './lib.ts';
@@ -69,16 +70,23 @@ export async function evaluate(clips: DecodedClip[]) {
 
 function overhead(clips: DecodedClip[], reps: number) {
   const perFinal: number[] = [];
+  const perFinalCpu: number[] = [];
   let stageMs = 0;
   let audioS = 0;
   let decodeS = 0;
   for (let r = 0; r < reps; r++) {
     for (const c of clips) {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       const p = punctuate(c.words, OPTS);
       normalizeNumbers(p);
       const ms = performance.now() - t0;
-      if (r > 0) perFinal.push(ms); // first pass warms the JIT and compromise's lexicon
+      const cpu = process.cpuUsage(c0);
+      if (r > 0) {
+        // first pass warms the JIT and compromise's lexicon
+        perFinal.push(ms);
+        perFinalCpu.push((cpu.user + cpu.system) / 1000);
+      }
       if (r === reps - 1) {
         stageMs += ms;
         audioS += c.duration;
@@ -94,7 +102,11 @@ function overhead(clips: DecodedClip[], reps: number) {
     ratio: stageMsPerMin / recogMsPerMin,
     perFinalP50: percentile(perFinal, 50),
     perFinalP95: percentile(perFinal, 95),
+    perFinalCpuP50: percentile(perFinalCpu, 50),
+    perFinalCpuP95: percentile(perFinalCpu, 95),
     finals: perFinal.length,
+    loadAverage: os.loadavg()[0],
+    cores: os.availableParallelism(),
   };
 }
 
@@ -110,7 +122,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   lines.push(
     `== overhead (punctuation + ITN, main thread)`,
     `  ${ov.stageMsPerAudioMinute.toFixed(1)} ms per audio minute vs recognition ${ov.recognitionMsPerAudioMinute.toFixed(0)} ms → ${(100 * ov.ratio).toFixed(2)}%`,
-    `  per final: p50 ${ov.perFinalP50.toFixed(2)} ms, p95 ${ov.perFinalP95.toFixed(2)} ms over ${ov.finals} finals`,
+    `  per final (wall): p50 ${ov.perFinalP50.toFixed(2)} ms, p95 ${ov.perFinalP95.toFixed(2)} ms over ${ov.finals} finals`,
+    `  per final (process CPU time): p50 ${ov.perFinalCpuP50.toFixed(2)} ms, p95 ${ov.perFinalCpuP95.toFixed(2)} ms`,
+    `  (load average ${ov.loadAverage.toFixed(1)} on ${ov.cores} cores while measuring)`,
   );
   console.log(lines.join('\n'));
   if (process.argv.includes('--samples')) console.log(samples.join('\n'));

@@ -69,6 +69,7 @@ test('truecasing: I and contractions, people, places, organizations, months and 
   assert.equal(text(punctuate(words('may i bill you in may'), ON)), 'May I bill you in May?');
   assert.equal(text(punctuate(words('the chinese took impressions before the woodcutters of the netherlands'), ON)), 'The Chinese took impressions before the woodcutters of the Netherlands.');
   assert.equal(text(punctuate(words('we called microsoft on friday'), ON)), 'We called Microsoft on Friday.');
+  assert.equal(text(punctuate(words('i am from chicago oh i love it'), ON)), 'I am from Chicago oh I love it.', 'no postal abbreviation ("OH") from a spoken "oh"');
 });
 
 test('engine punctuation is not doubled; all-caps output is truecased; spelled letters are not punctuation', () => {

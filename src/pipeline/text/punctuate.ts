@@ -95,7 +95,12 @@ export function localMarks(tokens: string[], times: { start: number; end: number
 
   // 1. Sentence boundaries.
   const ends: boolean[] = new Array(n).fill(false);
-  for (let i = 0; i < n - 1; i++) if (gap(i) >= sentenceGap && !open(i)) ends[i] = true;
+  for (let i = 0; i < n - 1; i++) {
+    if (open(i)) continue;
+    if (gap(i) >= sentenceGap) ends[i] = true;
+    // "... logged on. Please enter ...": a short pause before "please" + imperative after a clause
+    else if (english && gap(i) >= commaGap && i >= 2 && tokens[i + 1] === 'please' && IMPERATIVES.has(tokens[i + 2])) ends[i] = true;
+  }
   if (opts.endsSentence !== false) ends[n - 1] = true;
 
   // 2. Per sentence: question form, commas.
@@ -142,6 +147,9 @@ export function localMarks(tokens: string[], times: { start: number; end: number
   }
   return marks;
 }
+
+/** Verbs that follow a sentence-initial "please" (service and phone-prompt speech). */
+const IMPERATIVES = new Set(['enter', 'try', 'hold', 'press', 'call', 'wait', 'note', 'leave', 'say', 'select', 'stay', 'dial', 'record', 'hang', 'check', 'contact', 'visit', 'remember', 'make', 'send', 'let', 'give', 'tell', 'confirm']);
 
 const PRONOUN_SUBJECTS = new Set(['i', 'you', 'he', 'she', 'it', 'we', 'they', 'there', 'anyone', 'anybody', 'someone', 'somebody', 'everyone', 'everybody']);
 
