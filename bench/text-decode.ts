@@ -12,7 +12,7 @@ import { REPO_ROOT } from './lib.ts';
 
 /** Sets whose references are punctuated and cased (diar_pyannote: only its phone-call "sample"). */
 export const TEXT_SETS = ['en_ljspeech', 'telephony_8k_en_asterisk', 'diar_pyannote'];
-const punctuatedReference = (text: string | null) => !!text && /[.?,]/.test(text) && /[A-Z]/.test(text);
+const punctuatedReference = (set: string, text: string | null) => !!text && (set !== 'diar_pyannote' || (/[.?,]/.test(text) && /[A-Z]/.test(text)));
 export const DECODE_CACHE = path.join(REPO_ROOT, 'bench', 'results', 'text-decode.json');
 
 export interface DecodedClip {
@@ -26,7 +26,7 @@ export interface DecodedClip {
 
 export async function decodeAll(log: (m: string) => void = console.log): Promise<DecodedClip[]> {
   const cached: DecodedClip[] = fs.existsSync(DECODE_CACHE) ? (JSON.parse(fs.readFileSync(DECODE_CACHE, 'utf8')) as DecodedClip[]) : [];
-  const want = TEXT_SETS.flatMap((set) => loadSet(set).filter((c) => punctuatedReference(c.text)).map((c) => ({ set, clip: c })));
+  const want = TEXT_SETS.flatMap((set) => loadSet(set).filter((c) => punctuatedReference(set, c.text)).map((c) => ({ set, clip: c })));
   const have = new Set(cached.map((c) => `${c.set}/${c.id}`));
   const missing = want.filter((w) => !have.has(`${w.set}/${w.clip.id}`));
   if (!missing.length) return want.map((w) => cached.find((c) => c.set === w.set && c.id === w.clip.id)!);

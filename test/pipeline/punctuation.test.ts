@@ -177,6 +177,18 @@ test('on real references (no audio): capitalization F1 ≥ 0.55, period F1 ≥ 0
   assert.equal(s.question.fp, 0);
 });
 
+test('real time: a final cut after an open word stays open and the next final continues the sentence', async () => {
+  const p = new Pipeline([punctuationStage({ models: lookup([]) })]);
+  const state = new StageState();
+  const rt = { ...ctx(), mode: 'realtime' as const, state };
+  const a = await p.run({ words: words('i went to the store and'), text: '', language: 'en', duration: 2 }, rt);
+  const b = await p.run({ words: words('bought some milk'), text: '', language: 'en', duration: 2, start: 2, end: 4 }, rt);
+  const c = await p.run({ words: words('then i went home'), text: '', language: 'en', duration: 2, start: 4, end: 6 }, rt);
+  assert.deepEqual([a.text, b.text, c.text], ['I went to the store and', 'bought some milk.', 'Then I went home.']);
+  // batch: the end of the file always ends the sentence
+  assert.equal((await p.run({ words: words('i went to the store and'), text: '', language: 'en', duration: 2 }, ctx())).text, 'I went to the store and.');
+});
+
 /**
  * The neural path end to end on a weight-free ONNX fixture with the real CNN-BiLSTM model's
  * interface (test/pipeline/data/make-punct-fixture.py): sherpa-onnx's OnlinePunctuation loads it,

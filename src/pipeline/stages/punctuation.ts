@@ -72,7 +72,15 @@ export function punctuationStage(opts: PunctuationStageOptions = {}): Registered
         // Engines that give text only: format it; local rules need word times.
         return t.text ? { ...t, text: formatText(t.text, fmt) } : t;
       }
-      const local: PunctuateOptions = { ...fmt, ...opts.local, english };
+      // Real time: a final cut mid-sentence ("... and") stays open and the next one continues it.
+      const session = ctx.state.get('punctuation', () => ({ open: false }));
+      const local: PunctuateOptions = {
+        ...fmt,
+        ...opts.local,
+        english,
+        endsSentence: ctx.mode === 'batch' ? true : undefined,
+        startsSentence: ctx.mode === 'batch' || !session.open,
+      };
       let words: Word[] = t.words;
       const warnings = [...t.warnings];
       const model = o.punctuate && !hasPunctuation(words) ? modelFor(language.split(/[-_]/)[0]) : undefined;
@@ -88,6 +96,7 @@ export function punctuationStage(opts: PunctuationStageOptions = {}): Registered
         }
       }
       words = punctuate(words, local);
+      if (ctx.mode === 'realtime' && words.length) session.open = !/[.?!。？！]["')\]]*$/u.test(words[words.length - 1].word);
       return { ...t, words, text: joinWords(words), warnings };
     },
   };

@@ -41,8 +41,13 @@ export interface PunctuateOptions {
   commaGap?: number;
   /** Pause (s) inside a sentence that takes a comma on its own. */
   pauseComma?: number;
-  /** The last word ends a sentence (batch file, real-time final). Default true. */
+  /**
+   * Whether the last word ends a sentence. true: always (a whole file); undefined (default): unless
+   * it cannot end one ("... the", "... and": a real-time final cut mid-sentence); false: never.
+   */
   endsSentence?: boolean;
+  /** The first word starts a sentence (default true; false when the previous final left one open). */
+  startsSentence?: boolean;
   /**
    * English wording rules (questions, commas, proper nouns). Default true; other languages get
    * sentence ends at pauses and sentence-start capitals only.
@@ -91,7 +96,8 @@ export function localMarks(tokens: string[], times: { start: number; end: number
   if (!n) return marks;
   const english = opts.english !== false;
   const gap = (i: number) => (i + 1 < n ? times[i + 1].start - times[i].end : Infinity);
-  const open = (i: number) => english && (NO_BREAK_AFTER.has(tokens[i]) || (i + 1 < n && NO_BREAK_BEFORE.has(tokens[i + 1])));
+  const open = (i: number) =>
+    english && (NO_BREAK_AFTER.has(tokens[i]) || (i + 1 < n && (NO_BREAK_BEFORE.has(tokens[i + 1]) || FIXED_PAIRS.has(`${tokens[i]} ${tokens[i + 1]}`))));
 
   // 1. Sentence boundaries.
   const ends: boolean[] = new Array(n).fill(false);
@@ -101,7 +107,7 @@ export function localMarks(tokens: string[], times: { start: number; end: number
     // "... logged on. Please enter ...": a short pause before "please" + imperative after a clause
     else if (english && gap(i) >= commaGap && i >= 2 && tokens[i + 1] === 'please' && IMPERATIVES.has(tokens[i + 2])) ends[i] = true;
   }
-  if (opts.endsSentence !== false) ends[n - 1] = true;
+  if (opts.endsSentence === true || (opts.endsSentence === undefined && !(english && OPEN_END.has(tokens[n - 1])))) ends[n - 1] = true;
 
   // 2. Per sentence: question form, commas.
   let s = 0;
@@ -148,6 +154,12 @@ export function localMarks(tokens: string[], times: { start: number; end: number
   return marks;
 }
 
+/** Words a sentence cannot end on: a real-time final that ends with one was cut mid-sentence. */
+const OPEN_END = new Set(['the', 'a', 'an', 'my', 'your', 'his', 'their', 'our', 'its', 'of', 'and', 'but', 'or', 'nor', 'because', 'if', 'than', 'very', 'every', 'each', 'whether', 'although']);
+
+/** Two-word expressions never split by a mark ("you know", "sort of"). */
+const FIXED_PAIRS = new Set(['you know', 'i mean', 'kind of', 'sort of', 'a lot', 'thank you', 'of course', 'as well', 'at least', 'right now']);
+
 /** Verbs that follow a sentence-initial "please" (service and phone-prompt speech). */
 const IMPERATIVES = new Set(['enter', 'try', 'hold', 'press', 'call', 'wait', 'note', 'leave', 'say', 'select', 'stay', 'dial', 'record', 'hang', 'check', 'contact', 'visit', 'remember', 'make', 'send', 'let', 'give', 'tell', 'confirm']);
 
@@ -187,7 +199,7 @@ export function punctuate(words: Word[], opts: PunctuateOptions): Word[] {
         if (BRACKETED.test(f)) return f;
         if (opts.english !== false && FIRST_PERSON.test(f)) return capitalizeFirst(f);
         if (proper[i]) f = capitalizeWord(f);
-        if (i === 0 || sentenceEnds[i - 1]) f = capitalizeFirst(f);
+        if ((i === 0 && opts.startsSentence !== false) || (i > 0 && sentenceEnds[i - 1])) f = capitalizeFirst(f);
         return f;
       });
     } else if (!punctuated) {
