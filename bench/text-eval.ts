@@ -24,7 +24,8 @@ import { normalizeNumbers } from '../src/pipeline/text/itn.ts';
 import { emptyScores, f1, MARK_CLASSES, score, timeReference, tokenize, type Scores } from '../src/pipeline/text/metrics.ts';
 import type { Word } from '../src/pipeline/types.ts';
 
-const OPTS = { punctuate: true, capitalize: true };
+// Each clip is a whole file (batch): its end ends a sentence.
+const OPTS = { punctuate: true, capitalize: true, endsSentence: true };
 const join = (ws: { word: string }[]) => ws.map((w) => w.word).join(' ');
 
 function baseline(words: Word[]): string {
