@@ -144,6 +144,15 @@ add('digits', 'extension four two', 'extension 42')
 add('digits', 'room double five', 'room 55')
 add('digits', 'four one one one', '4111')
 
+# mixed, hand-written
+add('year', 'from nineteen ninety to two thousand', 'from 1990 to 2000')
+add('percent', 'a hundred percent', '100%')
+add('decimal', 'one point five million people', '1.5 million people')
+add('digits', 'room two oh five', 'room 205')
+add('date', 'on the fourth of july', 'on the 4th of july')
+add('money', 'twenty dollars off', '$20 off')
+add('cardinal', 'one thousand and one nights', '1,001 nights')
+
 # negatives: stay as spoken
 for s in ['one of them', 'a one off deal', 'a one-off deal', 'no one came', 'the one I want', 'one day we will go',
           'first of all', 'wait a second', 'the second time', 'I have two options', 'three people came', 'someone called',
@@ -152,7 +161,8 @@ for s in ['one of them', 'a one off deal', 'a one-off deal', 'no one came', 'the
           'he is one', 'it is one thing', 'every one of us', 'in a minute', 'second hand', 'a second opinion',
           'at once', 'on point', 'one two', 'five four three', 'the fourth wall', 'a quarter past', 'half an hour',
           'nine lives', 'one another', 'oh no', 'the eighties were fun', 'sixty five', 'nineteen oh five',
-          'call me at three', 'in the year']:
+          'call me at three', 'in the year', 'at one point', 'open twenty four seven', 'two or three', 'first second third',
+          'quarter past three', 'five by five', 'it was a million']:
     w = s
     if s in ('sixty five',):
         w = '65'
