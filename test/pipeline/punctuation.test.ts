@@ -225,6 +225,29 @@ test('neural path: sherpa-onnx OnlinePunctuation on a CNN-BiLSTM-shaped fixture,
   }
 });
 
+test('neural path: sherpa-onnx OfflinePunctuation on a CT-Transformer-shaped fixture (full-width marks → ASCII for English, local casing after it)', { skip: skipWithoutPython() }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cochlea-ct-punct-'));
+  try {
+    execFileSync('/usr/bin/python3', [path.join(HERE, 'data', 'make-ct-punct-fixture.py'), dir], { stdio: 'pipe' });
+    const models: ModelLookup = {
+      catalog: loadCatalog(),
+      isInstalled: (n) => n === 'punct-ct-transformer-zh-en-2024-04-12',
+      files: () => ({ model: path.join(dir, 'model.onnx') }),
+    };
+    const stage = punctuationStage({ models });
+    assert.deepEqual(stage.capability(DEFAULT_OPTIONS, { mode: 'batch', engine: ENGINE }), { ok: true, path: 'neural', model: 'punct-ct-transformer-zh-en-2024-04-12' });
+    const ws = words('hello how are you i am fine john');
+    const en = await new Pipeline([stage]).run({ words: ws, text: '', language: 'en', duration: 4 }, ctx());
+    // the model puts 。 after "fine"; "john" gets a final 。 from sherpa; casing is local (compromise)
+    assert.equal(en.text, 'Hello, how are you? I am fine. John.');
+    assert.deepEqual(en.warnings, []);
+    const zh = await new Pipeline([stage]).run({ words: words('你 好 吗'), text: '', language: 'zh', duration: 2 }, ctx({ language: 'zh' }));
+    assert.deepEqual(zh.words.map((w) => w.word), ['你', '好，', '吗？']);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 function skipWithoutPython(): string | false {
   try {
     execFileSync('/usr/bin/python3', ['-c', 'import onnx, numpy'], { stdio: 'pipe' });

@@ -235,32 +235,47 @@ export function formatText(text: string, opts: { punctuate: boolean; capitalize:
   return t;
 }
 
-const norm = (s: string) => s.toLowerCase().replace(/[^\p{L}\p{N}']/gu, '');
+const WORD_CHAR = /[\p{L}\p{N}']/u;
+const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
+/** Full-width marks (CT-Transformer emits them for English too) → ASCII after non-CJK words. */
+const ASCII_MARK: Record<string, string> = { '，': ',', '。': '.', '？': '?', '！': '!', '、': ',', '；': ';', '：': ':' };
 
 /**
- * Put a model's punctuated, cased text (e.g. "Hello, how are you?") back onto the words it was made
- * from. Tokens are matched in order by their letters; a word whose token cannot be matched keeps its
- * own form, so times and the word count never change.
+ * Put a model's punctuated (and possibly cased) text back onto the words it was made from:
+ * "hello，how are you？" or "Hello, how are you?" onto [hello, how, are, you]. The output is walked
+ * character by character against the words' letters, so it works with and without spaces (CJK); a
+ * mark after a word's last letter is attached to that word (as ASCII after a non-CJK word); the
+ * model's letter case is copied. If the model changed the letters, the words from there on keep
+ * their own form. Times and the word count never change.
  */
 export function applyPunctuatedText(words: Word[], text: string): Word[] {
-  const toks = text.split(/\s+/).filter(Boolean);
-  const out: Word[] = [];
-  let j = 0;
-  for (const w of words) {
-    const target = norm(w.word);
-    let hit = -1;
-    for (let k = j; k < Math.min(toks.length, j + 3); k++) {
-      if (norm(toks[k]) === target) {
-        hit = k;
-        break;
+  const targets = words.map((w) => [...w.word].filter((c) => WORD_CHAR.test(c)).map((c) => c.toLowerCase()));
+  const cased = targets.map(() => [] as string[]);
+  const trail = words.map(() => '');
+  let wi = 0;
+  let p = 0;
+  let done = -1; // last word whose letters are all matched
+  while (wi < words.length && !targets[wi].length) wi++;
+  for (const c of text) {
+    if (WORD_CHAR.test(c)) {
+      if (wi >= words.length || c.toLowerCase() !== targets[wi][p]) break; // the model changed the text
+      cased[wi].push(c);
+      p++;
+      if (p === targets[wi].length) {
+        done = wi;
+        wi++;
+        p = 0;
+        while (wi < words.length && !targets[wi].length) wi++;
       }
+    } else if (!/\s/u.test(c) && p === 0 && done >= 0) {
+      trail[done] += CJK.test(words[done].word) ? c : (ASCII_MARK[c] ?? c);
     }
-    if (hit < 0) {
-      out.push(w);
-      continue;
-    }
-    j = hit + 1;
-    out.push({ ...w, word: toks[hit] });
   }
-  return out;
+  return words.map((w, i) => {
+    if (cased[i].length !== targets[i].length || !targets[i].length) return w;
+    // copy the model's case onto the word's own characters
+    let k = 0;
+    const base = [...w.word.replace(/[.,?!;:。？！，、]+$/u, '')].map((ch) => (WORD_CHAR.test(ch) && k < cased[i].length ? cased[i][k++] : ch)).join('');
+    return { ...w, word: base + trail[i].replace(/[^.,?!;:。？！，、]/gu, '') };
+  });
 }
