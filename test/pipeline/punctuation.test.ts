@@ -256,3 +256,49 @@ function skipWithoutPython(): string | false {
     return 'python3-onnx not installed (apt-get install python3-onnx): neural punctuation fixture skipped';
   }
 }
+
+/**
+ * Through the transcription service with the default stage list and the scripted engine (real
+ * worker threads; every burst of sound is the next script word): batch and real-time finals get
+ * punctuation, casing and — when asked — ITN; the options switch them off.
+ */
+test('service: default stages punctuate batch and real-time output; punctuate/capitalize/itn options change it', async () => {
+  const { createEngine } = await import('../../src/engines/index.ts');
+  const { TranscriptionService } = await import('../../src/pipeline/service.ts');
+  const { createPipeline } = await import('../../src/pipeline/index.ts');
+  const script = ['what', 'is', 'your', 'name', 'my', 'name', 'is', 'john', 'i', 'owe', 'twenty', 'five', 'dollars'];
+  const engine = createEngine({ kind: 'scripted', workers: 1, backendConfig: { words: script } });
+  await engine.init();
+  try {
+    // 13 bursts of 0.25 s; 1.2 s of silence after "name" and "john" (sentence ends).
+    const parts: number[] = [];
+    const push = (sec: number, amp: number) => { for (let i = 0; i < Math.round(sec * 16000); i++) parts.push(amp * Math.sin(i / 5)); };
+    push(0.3, 0);
+    script.forEach((_, i) => { push(0.25, 0.3); push(i === 3 || i === 7 ? 1.2 : 0.12, 0); });
+    const pcm = Float32Array.from(parts);
+    const service = new TranscriptionService(engine, createPipeline({ utterances: { gapSeconds: 0.8, maxSeconds: 30 } }), new InlineAnalysis());
+    const batch = await service.transcribe(pcm, DEFAULT_OPTIONS);
+    assert.equal(batch.text, 'What is your name? My name is John. I owe twenty five dollars.');
+    assert.deepEqual(batch.warnings, []);
+    assert.deepEqual(batch.utterances.map((u) => u.text), ['What is your name?', 'My name is John.', 'I owe twenty five dollars.']);
+    const itn = await service.transcribe(pcm, { ...DEFAULT_OPTIONS, itn: true });
+    assert.equal(itn.text, 'What is your name? My name is John. I owe $25.');
+    const last = itn.words[itn.words.length - 1];
+    assert.deepEqual([last.word, last.spoken], ['$25.', 'twenty five dollars']);
+    const plain = await service.transcribe(pcm, { ...DEFAULT_OPTIONS, punctuate: false, capitalize: false });
+    assert.equal(plain.text, 'what is your name my name is john i owe twenty five dollars');
+
+    // real time: finals from the same words, state kept across them
+    const r = await service.transcribe(pcm, DEFAULT_OPTIONS);
+    const session = service.session({ ...DEFAULT_OPTIONS, itn: true });
+    const w = r.words.map((x) => ({ ...x, word: x.word.toLowerCase().replace(/[.?,]/g, '') }));
+    const f1 = await session.final({ text: '', words: w.slice(0, 4), start: 0, end: w[3].end }, 'en');
+    const f2 = await session.final({ text: '', words: w.slice(4, 10), start: w[4].start, end: w[9].end }, 'en');
+    const f3 = await session.final({ text: '', words: w.slice(10), start: w[10].start, end: w[12].end }, 'en');
+    assert.deepEqual([f1.text, f2.text, f3.text], ['What is your name?', 'My name is John. I owe.', '$25.']);
+    const p = await session.partial({ text: '', words: w.slice(10), start: w[10].start, end: w[12].end }, 'en');
+    assert.equal(p.text, 'twenty five dollars', 'partials stay as recognized');
+  } finally {
+    await engine.close();
+  }
+});
