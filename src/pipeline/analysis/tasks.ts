@@ -6,6 +6,7 @@
 import { voiceFeatures, type VoiceFeatures } from '../voice/features.ts';
 import { classifyGender, type GenderDecision } from '../voice/gender.ts';
 import { senseVoiceEmotions } from '../voice/emotion.ts';
+import { punctuationTask } from '../text/neural.ts';
 
 export type Task = (input: any) => unknown | Promise<unknown>;
 
@@ -32,6 +33,8 @@ export const TASKS: Record<string, Task> = {
   gender,
   /** SenseVoice emotion tag per chunk (sherpa-onnx OfflineRecognizer `emotion`). */
   emotion: senseVoiceEmotions,
+  /** sherpa-onnx punctuation models (pipeline/text/neural.ts). */
+  punctuate: punctuationTask,
 };
 
 /** Entry used by the worker: `{ task, input }` → result. */

@@ -12,15 +12,27 @@ import { Pipeline, type RegisteredStage } from '../pipeline.ts';
 import { utteranceStage, type UtteranceOptions } from './utterances.ts';
 import { genderStage } from './gender.ts';
 import { emotionStage, type EmotionStageOptions } from './emotion.ts';
+import { punctuationStage, type PunctuationStageOptions } from './punctuation.ts';
+import { itnStage } from './itn.ts';
 
 export interface StagesConfig {
   utterances: UtteranceOptions;
+  /** Punctuation models and local thresholds (default: installed catalog models, default rules). */
+  punctuation?: PunctuationStageOptions;
   /** Where the emotion stage looks for SenseVoice (default: the models directory). */
   emotion?: EmotionStageOptions;
 }
 
 export function defaultStages(cfg: StagesConfig): RegisteredStage[] {
-  return [utteranceStage(cfg.utterances), genderStage(), emotionStage(cfg.emotion)];
+  return [
+    // 1. diarization
+    punctuationStage(cfg.punctuation), // 2.
+    itnStage(), // 3.
+    // 4. redaction
+    utteranceStage(cfg.utterances), // 5.
+    genderStage(), // 6.
+    emotionStage(cfg.emotion),
+  ];
 }
 
 export function createPipeline(cfg: StagesConfig): Pipeline {
