@@ -3,6 +3,8 @@
  * a plain function of structured-clone data; register new ones in `TASKS`. The same functions can
  * be called inline in unit tests.
  */
+import { diarizeTask } from '../speakers/task.ts';
+
 export type Task = (input: any) => unknown | Promise<unknown>;
 
 /** Energy statistics of a PCM buffer: a trivial task that keeps the worker path tested. */
@@ -14,6 +16,8 @@ function rms(input: { pcm: Float32Array }): { rms: number; samples: number } {
 
 export const TASKS: Record<string, Task> = {
   rms,
+  /** Speaker diarization: batch (whole file) or one real-time final with the session's speaker state. */
+  diarize: diarizeTask,
 };
 
 /** Entry used by the worker: `{ task, input }` → result. */

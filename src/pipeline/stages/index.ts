@@ -9,14 +9,17 @@
  * Each stage plugs in here; nothing else in the server knows which stages exist.
  */
 import { Pipeline, type RegisteredStage } from '../pipeline.ts';
+import { diarizationStage, type DiarizationStageOptions } from './diarization.ts';
 import { utteranceStage, type UtteranceOptions } from './utterances.ts';
 
 export interface StagesConfig {
   utterances: UtteranceOptions;
+  /** Diarization: VAD model, neural models when installed, tuning (all optional). */
+  diarization?: DiarizationStageOptions;
 }
 
 export function defaultStages(cfg: StagesConfig): RegisteredStage[] {
-  return [utteranceStage(cfg.utterances)];
+  return [diarizationStage(cfg.diarization), utteranceStage(cfg.utterances)];
 }
 
 export function createPipeline(cfg: StagesConfig): Pipeline {
