@@ -349,3 +349,23 @@ export const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 void emptyStats;
 void accumulate;
+
+/**
+ * Symmetric per-frame cross-likelihood distance between two speakers' models on their own frames:
+ * ½[E_i log p(x|λ_i)/p(x|λ_j) + E_j log p(x|λ_j)/p(x|λ_i)], a Monte-Carlo symmetric KL divergence
+ * (the GMM distance of Reynolds et al. 1998 / the CLR of Solomonoff et al. 1998 without a UBM).
+ */
+export function crossLikelihoodDistance(fs: FeatureSet, lab: Int16Array, models: DiagGmm[], i: number, j: number): number {
+  const tmp = new Float64Array(64);
+  let si = 0, ni = 0, sj = 0, nj = 0;
+  for (let f = 0; f < fs.frames; f++) {
+    if (lab[f] === i) {
+      si += gmmLogLik(models[i], fs.x, f, tmp) - gmmLogLik(models[j], fs.x, f, tmp);
+      ni++;
+    } else if (lab[f] === j) {
+      sj += gmmLogLik(models[j], fs.x, f, tmp) - gmmLogLik(models[i], fs.x, f, tmp);
+      nj++;
+    }
+  }
+  return 0.5 * (si / Math.max(1, ni) + sj / Math.max(1, nj));
+}
