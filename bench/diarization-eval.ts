@@ -143,4 +143,20 @@ for (const [k, ms] of Object.entries(timeMs)) {
   const perMin = ms / 1000 / (audioSeconds / 60);
   console.log(`${k.padEnd(16)} ${perMin.toFixed(2)} s per minute of audio (${(audioSeconds / (ms / 1000)).toFixed(1)}× real time); vs recognition at 5× real time (12 s/min): +${((100 * perMin) / 12).toFixed(0)}%`);
 }
+// Cost on a long file: the clips above concatenated up to 10 minutes (AHC is quadratic in the
+// number of segments, so a 1-minute average would understate long files).
+if (args.includes('--long')) {
+  const parts: Float32Array[] = [];
+  let n = 0;
+  while (n < 600 * 16000) for (const it of items) if (n < 600 * 16000) (parts.push(it.pcm), (n += it.pcm.length));
+  const long = new Float32Array(n);
+  let o = 0;
+  for (const p of parts) (long.set(p, o), (o += p.length));
+  for (const vad of vads) {
+    const t0 = performance.now();
+    const r = diarizeClassical(long, { vadModel: vad, ...batchOpts });
+    const s = (performance.now() - t0) / 1000;
+    console.log(`long file ${(n / 16000 / 60).toFixed(1)} min, batch/${vad ? 'silero' : 'energy'}: ${s.toFixed(1)} s (${(s / (n / 16000 / 60)).toFixed(2)} s per minute; +${((100 * s) / ((12 * n) / 16000 / 60)).toFixed(0)}% on recognition at 5× real time), ${r.segments} segments, ${r.speakerCount} speakers, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB`);
+  }
+}
 if (jsonOut) fs.writeFileSync(path.resolve(jsonOut), JSON.stringify({ rows, summary, countErr, timeMs, audioSeconds }, null, 2));

@@ -169,24 +169,33 @@ export function bicClustering(fs: FeatureSet, segs: Segment[], o: ClassicalOptio
   let alive = n;
   const maxSpk = o.maxSpeakers ?? 8;
   const target = o.numSpeakers;
+  // Row minima (over j > i) so a merge step costs O(n), not a full O(n²) scan.
+  const rowMin = new Float64Array(n).fill(Infinity);
+  const rowArg = new Int32Array(n).fill(-1);
+  const scanRow = (i: number) => {
+    rowMin[i] = Infinity;
+    rowArg[i] = -1;
+    if (!clusters[i]) return;
+    for (let j = i + 1; j < n; j++) {
+      if (clusters[j] && dist[i * n + j] < rowMin[i]) {
+        rowMin[i] = dist[i * n + j];
+        rowArg[i] = j;
+      }
+    }
+  };
+  for (let i = 0; i < n; i++) scanRow(i);
   for (;;) {
     if (alive <= 1 || (target !== undefined && alive <= target)) break;
     let bi = -1;
-    let bj = -1;
     let best = Infinity;
     for (let i = 0; i < n; i++) {
-      if (!clusters[i]) continue;
-      for (let j = i + 1; j < n; j++) {
-        if (!clusters[j]) continue;
-        const v = dist[i * n + j];
-        if (v < best) {
-          best = v;
-          bi = i;
-          bj = j;
-        }
+      if (clusters[i] && rowArg[i] >= 0 && rowMin[i] < best) {
+        best = rowMin[i];
+        bi = i;
       }
     }
     if (bi < 0) break;
+    const bj = rowArg[bi];
     if (best >= 0 && target === undefined && alive <= maxSpk) break;
     const a = clusters[bi]!;
     const b = clusters[bj]!;
@@ -196,8 +205,18 @@ export function bicClustering(fs: FeatureSet, segs: Segment[], o: ClassicalOptio
     alive--;
     for (let k = 0; k < n; k++) {
       if (k === bi || !clusters[k]) continue;
-      const v = pair(Math.min(k, bi), Math.max(k, bi));
-      dist[Math.min(k, bi) * n + Math.max(k, bi)] = v;
+      const lo = Math.min(k, bi);
+      const hi = Math.max(k, bi);
+      dist[lo * n + hi] = pair(lo, hi);
+    }
+    // Rows whose minimum involved bi or bj are rescanned; rows before bi may see a new minimum at bi.
+    for (let k = 0; k < n; k++) {
+      if (!clusters[k]) continue;
+      if (k === bi || rowArg[k] === bi || rowArg[k] === bj) scanRow(k);
+      else if (k < bi && dist[k * n + bi] < rowMin[k]) {
+        rowMin[k] = dist[k * n + bi];
+        rowArg[k] = bi;
+      }
     }
   }
   clusters = clusters.filter(Boolean);
