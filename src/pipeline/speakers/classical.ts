@@ -22,7 +22,7 @@
  * scored (speaker confidence = margin between the best and second-best speaker model).
  */
 import { mfcc } from '../dsp/mfcc.ts';
-import { deltaBic, emptyStats, accumulate, addStats, logDetCov, statsOf, type GaussStats } from './gaussian.ts';
+import { deltaBic, addStats, logDetCov, statsOf, type GaussStats } from './gaussian.ts';
 import { gmmLogLik, trainGmm, type DiagGmm } from './gmm.ts';
 import { maskToRegions, speechMask } from './speech.ts';
 
@@ -317,7 +317,6 @@ export function diarizeClassical(pcm: Float32Array, o: ClassicalOptions = {}): C
     const minFrames = Math.max(100, 0.02 * speechFrames.length);
     const keep = counts.map((c, k) => (c >= minFrames ? k : -1)).filter((k) => k >= 0);
     if (keep.length && keep.length < K && o.numSpeakers === undefined) {
-      const remap = new Map(keep.map((k, i) => [k, i]));
       models = keep.map((k) => models[k]);
       const K2 = keep.length;
       const ll2 = new Float64Array(fs.frames * K2);
@@ -325,7 +324,6 @@ export function diarizeClassical(pcm: Float32Array, o: ClassicalOptions = {}): C
       K = K2;
       ll = ll2;
       lab = viterbi(fs, ll, K, pen);
-      void remap;
     }
   }
   // Labels in order of first appearance: 0, 1, 2, ...
@@ -366,8 +364,6 @@ export function framesToTurns(lab: Int16Array, hop = HOP, offset = 0): Turn[] {
 
 export const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
-void emptyStats;
-void accumulate;
 
 /**
  * Symmetric per-frame cross-likelihood distance between two speakers' models on their own frames:
