@@ -7,6 +7,8 @@ import { test } from 'node:test';
 import { AnalysisPool, InlineAnalysis, Pipeline, StageState, DEFAULT_OPTIONS, type StageContext, type Transcript, type TranscriptionOptions } from '../../src/pipeline/index.ts';
 import { baseTranscript } from '../../src/pipeline/pipeline.ts';
 import { diarizationStage } from '../../src/pipeline/stages/diarization.ts';
+import { TranscriptionService } from '../../src/pipeline/service.ts';
+import type { Engine } from '../../src/engines/types.ts';
 import { utteranceStage } from '../../src/pipeline/stages/utterances.ts';
 import { diarizationErrorRate, parseRttm } from '../../src/pipeline/speakers/der.ts';
 import { frameCount, logMel, mfcc } from '../../src/pipeline/dsp/mfcc.ts';
@@ -182,6 +184,39 @@ test('the diarize task runs in the analysis worker pool (Piscina), audio transfe
   } finally {
     await pool.close();
   }
+});
+
+test('through TranscriptionService: batch response and a real-time session (session audio, per-session state)', { skip }, async () => {
+  const clip = loadSet('diar_pyannote').find((c) => c.id === 'sample')!;
+  const pcm = readWav16k(clip.audio);
+  const segs = clip.segments as { speaker: string; start: number; end: number; text: string }[];
+  const words = wordsOf(segs);
+  // The recognizer is replaced by the reference words (this test is about the pipeline flow).
+  const recognizer = {
+    info: { name: 'reference-words' },
+    recognize: async () => ({ words, text: words.map((w) => w.word).join(' '), language: 'en', duration: 30, decodeSeconds: 0 }),
+  } as unknown as Engine;
+  const pipeline = new Pipeline([diarizationStage({ vadModel: SILERO_VAD }), utteranceStage({ gapSeconds: 0.8, maxSeconds: 30 })]);
+  const service = new TranscriptionService(recognizer, pipeline, analysis);
+  const t = await service.transcribe(pcm, opts());
+  assert.equal(t.speakerCount, 2);
+  assert.ok(t.utterances.every((u) => u.speaker === 0 || u.speaker === 1));
+  assert.ok(t.timings.diarization > 0);
+  // Real time: audio arrives in 100 ms chunks; each reference segment is a final.
+  const session = service.session(opts());
+  let pushed = 0;
+  const labels: number[] = [];
+  for (const seg of segs) {
+    const until = Math.ceil(seg.end * 16000);
+    for (; pushed < until; pushed += 1600) session.pushAudio(pcm.subarray(pushed, Math.min(until, pushed + 1600)));
+    pushed = Math.max(pushed, until);
+    const ws = words.filter((w) => w.start >= seg.start - 1e-6 && w.end <= seg.end + 1e-6);
+    const f = await session.final({ text: seg.text, words: ws, start: seg.start, end: seg.end }, 'en');
+    assert.ok(f.words.length && f.words.every((w) => Number.isInteger(w.speaker)), 'every final carries speakers');
+    labels.push(f.words[0].speaker!);
+  }
+  assert.ok(labels.every((l) => l >= 0 && l < 8));
+  assert.equal(labels[0], 0, 'the first voice is speaker 0');
 });
 
 test('diarize=false plans no diarization; no speaker fields appear', async () => {
