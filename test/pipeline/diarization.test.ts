@@ -219,6 +219,18 @@ test('through TranscriptionService: batch response and a real-time session (sess
   assert.equal(labels[0], 0, 'the first voice is speaker 0');
 });
 
+test('silence, noise and very short audio: no crash, no invented speakers', async () => {
+  const stage = diarizationStage({});
+  const w = [{ word: 'hm', start: 0.02, end: 0.08, confidence: 1 }];
+  for (const pcm of [new Float32Array(0), new Float32Array(1600), new Float32Array(16000 * 3), Float32Array.from({ length: 16000 * 3 }, (_, i) => 0.01 * Math.sin(i * 12.9898) * 43758.5453 % 0.01)]) {
+    for (const mode of ['batch', 'realtime'] as const) {
+      const t = await stage.run(baseTranscript({ words: w, text: 'hm', language: 'en', duration: pcm.length / 16000 }), ctx(pcm, mode));
+      assert.equal(t.words[0].speaker, 0);
+      assert.ok(t.speakerCount! <= 1, `${mode} ${pcm.length}: ${t.speakerCount}`);
+    }
+  }
+});
+
 test('diarize=false plans no diarization; no speaker fields appear', async () => {
   const pipeline = new Pipeline([diarizationStage({}), utteranceStage({ gapSeconds: 0.8, maxSeconds: 30 })]);
   const pcm = new Float32Array(16000);

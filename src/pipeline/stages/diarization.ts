@@ -105,6 +105,7 @@ function apply(t: Transcript, out: DiarizeOutput, speakerCount: number): Transcr
     ...t,
     words: t.words.map((w, i) => ({ ...w, speaker: out.words[i]?.speaker ?? 0, speakerConfidence: out.words[i]?.confidence ?? 0 })),
     turns: out.turns,
-    speakerCount,
+    // Words always carry a speaker; with no speech found they are speaker 0 of one.
+    speakerCount: Math.max(speakerCount, t.words.length ? 1 : 0),
   };
 }
