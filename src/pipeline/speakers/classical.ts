@@ -148,14 +148,20 @@ export function segmentSpeech(fs: FeatureSet, o: ClassicalOptions): Segment[] {
  * to cluster; the resegmentation assigns it).
  */
 export function bicClustering(fs: FeatureSet, segs: Segment[], o: ClassicalOptions): Int32Array {
+  return clusterStats(segs.map((s) => statsOf(fs.x, fs.d, s.a, s.b)), fs.reg, o);
+}
+
+/** Agglomerative BIC clustering of per-segment Gaussian statistics (segments < 30 frames: −1). */
+export function clusterStats(segStats: GaussStats[], reg: Float64Array, o: ClassicalOptions): Int32Array {
   const lambda = o.lambdaCluster ?? 2.0;
   const minFrames = 30;
-  const idx = segs.map((_, i) => i).filter((i) => segs[i].b - segs[i].a >= minFrames);
-  const label = new Int32Array(segs.length).fill(-1);
+  const idx = segStats.map((_, i) => i).filter((i) => segStats[i].n >= minFrames);
+  const label = new Int32Array(segStats.length).fill(-1);
   if (!idx.length) return label;
   type C = { stats: GaussStats; ld: number; members: number[] };
+  const fs = { reg };
   let clusters: (C | null)[] = idx.map((i) => {
-    const stats = statsOf(fs.x, fs.d, segs[i].a, segs[i].b);
+    const stats = segStats[i];
     return { stats, ld: logDetCov(stats, fs.reg), members: [i] };
   });
   const n = clusters.length;
