@@ -71,7 +71,7 @@ function runRealtime(pcm: Float32Array, vadModel?: string): { turns: LabelledSeg
     speakers = r.speakerCount;
     turns.push(...r.turns);
   }
-  const stateBytes = state.speakers.reduce((n, s) => n + s.sum.byteLength + s.sq.byteLength + 8, 0) + (state.global ? state.global.sum.byteLength + state.global.sq.byteLength : 0);
+  const stateBytes = [...state.speakers, ...(state.pieces ?? []), ...(state.global ? [state.global] : [])].reduce((n, s) => n + s.sum.byteLength + s.sq.byteLength + 16, 0);
   return { turns, speakers, ms, stateBytes };
 }
 
@@ -156,6 +156,8 @@ if (args.includes('--long')) {
     const t0 = performance.now();
     const r = diarizeClassical(long, { vadModel: vad, ...batchOpts });
     const s = (performance.now() - t0) / 1000;
+    const rt = runRealtime(long, vad);
+    console.log(`long session ${(n / 16000 / 60).toFixed(1)} min, realtime/${vad ? 'silero' : 'energy'}: ${(rt.ms / 1000).toFixed(1)} s (${(rt.ms / 1000 / (n / 16000 / 60)).toFixed(2)} s per minute), ${rt.speakers} speakers, session state ${(rt.stateBytes / 1024).toFixed(0)} kB`);
     console.log(`long file ${(n / 16000 / 60).toFixed(1)} min, batch/${vad ? 'silero' : 'energy'}: ${s.toFixed(1)} s (${(s / (n / 16000 / 60)).toFixed(2)} s per minute; +${((100 * s) / ((12 * n) / 16000 / 60)).toFixed(0)}% on recognition at 5× real time), ${r.segments} segments, ${r.speakerCount} speakers, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB`);
   }
 }
