@@ -38,7 +38,7 @@ export interface OnlineOptions {
   recluster?: boolean;
   /** BIC penalty weight of the re-clustering (default 2.0, as batch). */
   clusterLambda?: number;
-  /** Pieces kept for re-clustering (default 150, about 5 minutes of speech). */
+  /** Pieces kept for re-clustering (default 80, about 2.5 minutes of speech; bounds the per-final cost). */
   maxPieces?: number;
 }
 
@@ -196,7 +196,7 @@ export function diarizeOnline(pcm: Float32Array, offset: number, words: Span[], 
       pieces.push({ ...f.s, label: k });
       for (let t = f.a; t < f.b; t++) if (fs.mask[t]) lab[t] = k;
     });
-    st.pieces = pieces.slice(-(o.maxPieces ?? 150));
+    st.pieces = pieces.slice(-(o.maxPieces ?? 80));
   }
   // Turns on the session axis.
   const turns: Turn[] = [];
