@@ -17,6 +17,8 @@ import { guardConnections } from './connection-guard.ts';
 import { REDACTED_LOG_PATHS, serializeRequest } from '../util/redact-log.ts';
 import { AnalysisPool, createPipeline, type AnalysisRunner } from '../pipeline/index.ts';
 import { TranscriptionService } from '../pipeline/service.ts';
+import { neuralModelsFrom } from '../pipeline/stages/diarization.ts';
+import { ModelManager } from '../models/manager.ts';
 
 export interface ServerDeps {
   config: Config;
@@ -62,8 +64,12 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const registry = new SessionRegistry();
   app.decorate('liveSessions', registry);
   const analysis = deps.analysis ?? new AnalysisPool({ threads: config.pipeline.analysisThreads });
+  // Installed catalog models are looked up per request, so `cochlea models pull` takes effect without a restart.
+  const models = new ModelManager();
   const pipeline = createPipeline({
     utterances: { gapSeconds: config.pipeline.utteranceGapSeconds, maxSeconds: config.pipeline.maxUtteranceSeconds },
+    diarization: { vadModel: config.engine.vadModel, neuralModels: neuralModelsFrom(models) },
+    emotion: { modelsDir: models.modelsDir },
   });
   const service = new TranscriptionService(engine, pipeline, analysis);
   app.decorate('transcription', service);

@@ -7,6 +7,7 @@ import { voiceFeatures, type VoiceFeatures } from '../voice/features.ts';
 import { classifyGender, type GenderDecision } from '../voice/gender.ts';
 import { senseVoiceEmotions } from '../voice/emotion.ts';
 import { punctuationTask } from '../text/neural.ts';
+import { diarizeTask } from '../speakers/task.ts';
 
 export type Task = (input: any) => unknown | Promise<unknown>;
 
@@ -35,6 +36,8 @@ export const TASKS: Record<string, Task> = {
   emotion: senseVoiceEmotions,
   /** sherpa-onnx punctuation models (pipeline/text/neural.ts). */
   punctuate: punctuationTask,
+  /** Speaker diarization: batch (whole file) or one real-time final with the session's speaker state. */
+  diarize: diarizeTask,
 };
 
 /** Entry used by the worker: `{ task, input }` → result. */

@@ -9,6 +9,7 @@
  * Each stage plugs in here; nothing else in the server knows which stages exist.
  */
 import { Pipeline, type RegisteredStage } from '../pipeline.ts';
+import { diarizationStage, type DiarizationStageOptions } from './diarization.ts';
 import { utteranceStage, type UtteranceOptions } from './utterances.ts';
 import { genderStage } from './gender.ts';
 import { emotionStage, type EmotionStageOptions } from './emotion.ts';
@@ -21,11 +22,13 @@ export interface StagesConfig {
   punctuation?: PunctuationStageOptions;
   /** Where the emotion stage looks for SenseVoice (default: the models directory). */
   emotion?: EmotionStageOptions;
+  /** Diarization: VAD model, neural models when installed, tuning (all optional). */
+  diarization?: DiarizationStageOptions;
 }
 
 export function defaultStages(cfg: StagesConfig): RegisteredStage[] {
   return [
-    // 1. diarization
+    diarizationStage(cfg.diarization), // 1.
     punctuationStage(cfg.punctuation), // 2.
     itnStage(), // 3.
     // 4. redaction
