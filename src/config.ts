@@ -31,6 +31,22 @@ export interface Limits {
   maxBufferedSeconds: number;
   /** On shutdown, time given to live sessions to deliver their last final, ms. */
   shutdownDrainMs: number;
+  /**
+   * On SIGTERM, time `/ready` answers 503 (draining) while the server still serves everything,
+   * before it starts closing, ms: lets a load balancer take it out of rotation first.
+   */
+  shutdownDelayMs: number;
+}
+
+/** `/metrics` exposure: on the API port with a key (default), without one, or not at all. */
+export type MetricsMode = 'auth' | 'public' | 'off';
+
+export interface MetricsConfig {
+  mode: MetricsMode;
+  /** Serve `/metrics` (and `/health`, `/ready`) on this separate port instead of the API port. */
+  port?: number;
+  /** Interface of the separate metrics port (default: HOST). */
+  host: string;
 }
 
 export interface Config {
@@ -67,6 +83,7 @@ export interface Config {
     analysisThreads: number;
   };
   limits: Limits;
+  metrics: MetricsConfig;
 }
 
 function num(env: NodeJS.ProcessEnv, name: string, def: number): number {
@@ -128,6 +145,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new Error(`COCHLEA_ENGINE must be pocketsphinx, sherpa or scripted (tests), got "${kind}"`);
   }
   const MB = 1024 * 1024;
+  const metricsMode = (env.COCHLEA_METRICS || 'auth') as MetricsMode;
+  if (!['auth', 'public', 'off'].includes(metricsMode)) {
+    throw new Error(`COCHLEA_METRICS must be auth, public or off, got "${metricsMode}"`);
+  }
   return {
     host: env.HOST || '0.0.0.0',
     port: num(env, 'PORT', 8080),
@@ -167,6 +188,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxFrameBytes: num(env, 'COCHLEA_MAX_FRAME_BYTES', 1 * MB),
       maxBufferedSeconds: num(env, 'COCHLEA_MAX_BUFFERED_SECONDS', 60),
       shutdownDrainMs: num(env, 'COCHLEA_SHUTDOWN_DRAIN_MS', 10_000),
+      shutdownDelayMs: num(env, 'COCHLEA_SHUTDOWN_DELAY_MS', 0),
+    },
+    metrics: {
+      mode: metricsMode,
+      port: env.COCHLEA_METRICS_PORT ? num(env, 'COCHLEA_METRICS_PORT', 0) : undefined,
+      host: env.COCHLEA_METRICS_HOST || env.HOST || '0.0.0.0',
     },
   };
 }

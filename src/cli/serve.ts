@@ -14,6 +14,7 @@ import { assertModelsInstalled, capabilities, describeCapabilities } from '../mo
 export interface RunningServer {
   app: FastifyInstance;
   engine: Engine;
+  config: Config;
   url: string;
   close(): Promise<void>;
 }
@@ -46,17 +47,26 @@ export async function startServer(config: Config = loadConfig(), opts: { announc
     backendConfig: config.engine.backendConfig,
     pool: { maxQueue: config.limits.maxQueuedJobs },
   });
-  await engine.init();
   const app = await buildServer({ config, engine, keys });
   if (!config.auth.enabled) {
     app.log.warn('AUTHENTICATION IS DISABLED (COCHLEA_DISABLE_AUTH): anyone who can reach this port can use the API');
   }
   app.addHook('onClose', async () => engine.close());
+  // Listen while the workers load their models: /health answers at once, /ready says 503
+  // "starting" until every worker is up (work sent meanwhile waits in the engine's queue).
+  const initialized = engine.init();
+  initialized.catch(() => undefined);
   await app.listen({ host: config.host, port: config.port });
+  try {
+    await initialized;
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-  return { app, engine, url: `http://${host}:${port}`, close: () => app.close() };
+  return { app, engine, config, url: `http://${host}:${port}`, close: () => app.close() };
 }
 
 /** Fail fast, with the one-line fix, when configured catalog models are not installed. */
@@ -73,10 +83,15 @@ export function installSignalHandlers(server: RunningServer): void {
   const stop = (sig: string) => {
     if (closing) return;
     closing = true;
-    server.app.log.info({ signal: sig }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 30_000);
+    // Readiness first (GET /ready → 503 draining) so load balancers stop routing here; keep serving
+    // for COCHLEA_SHUTDOWN_DELAY_MS, then close (live sessions drain, in-flight requests finish).
+    server.app.readiness?.startDrain();
+    const delay = server.config.limits.shutdownDelayMs;
+    server.app.log.info({ signal: sig, delayMs: delay }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 30_000 + delay);
     force.unref();
-    server.close().then(
+    const wait = new Promise<void>((r) => setTimeout(r, delay));
+    wait.then(() => server.close()).then(
       () => process.exit(0),
       (err) => {
         server.app.log.error({ err }, 'error during shutdown');

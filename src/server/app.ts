@@ -3,7 +3,7 @@
  * speaks the Pulse protocol; audio decoding, recognition and result building live below it.
  */
 import crypto from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyError } from 'fastify';
 import type { Config } from '../config.ts';
 import type { Engine } from '../engines/types.ts';
 import { ApiError, INTERNAL_ERROR_BODY, badRequest, payloadTooLarge } from './errors.ts';
@@ -15,6 +15,10 @@ import { UrlFetcher } from './url-fetch.ts';
 import { webPage } from './web-page.ts';
 import { AnalysisPool, createPipeline, type AnalysisRunner } from '../pipeline/index.ts';
 import { TranscriptionService } from '../pipeline/service.ts';
+// Operations and the OpenAI-compatible API (issue 14).
+import { Metrics, reqSerializer } from './metrics.ts';
+import { Readiness, registerHealth } from './health.ts';
+import { openAiRoutes } from './openai.ts';
 
 export interface ServerDeps {
   config: Config;
@@ -33,9 +37,16 @@ declare module 'fastify' {
 }
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
-  const { config, engine } = deps;
+  const { config } = deps;
   const app = Fastify({
-    logger: { level: config.logLevel },
+    logger: {
+      level: config.logLevel,
+      // Never log credentials: no query string (`?token=`), no auth header.
+      serializers: { req: reqSerializer },
+      redact: ['req.headers.authorization', 'headers.authorization'],
+    },
+    // One structured line per request instead (metrics.ts: route, audio, engine, RTF, outcome).
+    logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => crypto.randomUUID(),
     // Raw audio bodies are streamed and limited by the batch route itself; this bounds JSON bodies.
     bodyLimit: 1024 * 1024,
@@ -46,6 +57,14 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   const registry = new SessionRegistry();
   app.decorate('liveSessions', registry);
+  // --- metrics and readiness (issue 14): every engine call below goes through the measured engine.
+  const readiness = new Readiness(deps.engine, () => registry.sessions.size, config.limits.maxSessions);
+  const metrics = new Metrics({ engine: deps.engine, liveSessions: () => registry.sessions.size, ready: () => readiness.report().ready });
+  const engine = metrics.instrumentEngine(deps.engine);
+  app.decorate('metrics', metrics);
+  metrics.installHooks(app, { debugLog: /^(debug|trace)$/.test(config.logLevel) });
+  app.addHook('onClose', async () => metrics.close());
+  // ---
   const analysis = deps.analysis ?? new AnalysisPool({ threads: config.pipeline.analysisThreads });
   const pipeline = createPipeline({
     utterances: { gapSeconds: config.pipeline.utteranceGapSeconds, maxSeconds: config.pipeline.maxUtteranceSeconds },
@@ -62,6 +81,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       for (const client of app.websocketServer.clients) client.close(1001, 'server shutting down');
     },
   });
+  metrics.watchWebSockets(app.websocketServer);
 
   const ring = config.auth.enabled ? new KeyRing(deps.keys ?? []) : undefined;
   if (ring && ring.size === 0) throw new Error('auth is enabled but no API key is configured');
@@ -99,6 +119,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
 
   app.get('/health', async () => ({ status: 'ok', engine: engine.info }));
+  registerHealth(app, { config, engine: deps.engine, readiness, metrics, ring });
   // The live-captions page: static, public, holds no secrets (the user types the key).
   await app.register(webPage);
 
@@ -119,6 +140,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     await api.register(batchRoutes, { config, engine, fetcher });
     await api.register(realtimeRoutes, { config, engine, registry });
   });
+  // OpenAI-compatible API: its own auth hook and error shapes (openai.ts).
+  await app.register(openAiRoutes, { prefix: '/v1', config, ring });
 
   return app;
 }
