@@ -27,6 +27,8 @@ export interface ServerDeps {
   keys?: string[];
   /** Audio-analysis workers (default: a Piscina pool of `config.pipeline.analysisThreads`). */
   analysis?: AnalysisRunner;
+  /** Where logs go (default stdout); tests capture them. */
+  logStream?: NodeJS.WritableStream;
 }
 
 declare module 'fastify' {
@@ -44,6 +46,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       // Never log credentials: no query string (`?token=`), no auth header.
       serializers: { req: reqSerializer },
       redact: ['req.headers.authorization', 'headers.authorization'],
+      ...(deps.logStream ? { stream: deps.logStream } : {}),
     },
     // One structured line per request instead (metrics.ts: route, audio, engine, RTF, outcome).
     logController: new LogController({ disableRequestLogging: true }),

@@ -73,6 +73,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Readiness state; `startDrain()` on SIGTERM. */
     readiness: Readiness;
+    /** The separate metrics server (COCHLEA_METRICS_PORT), if any. */
+    metricsServer: FastifyInstance | null;
   }
 }
 
@@ -111,6 +113,7 @@ function metricsHandler(metrics: Metrics, mode: Config['metrics']['mode'], ring?
 export function registerHealth(app: FastifyInstance, deps: HealthDeps): void {
   const { config, readiness, metrics, ring } = deps;
   app.decorate('readiness', readiness);
+  app.decorate('metricsServer', null);
   app.addHook('preClose', async () => readiness.startDrain());
   app.get('/ready', readyHandler(readiness));
   if (config.metrics.mode !== 'off' && config.metrics.port === undefined) {
@@ -118,6 +121,7 @@ export function registerHealth(app: FastifyInstance, deps: HealthDeps): void {
   }
   if (config.metrics.mode !== 'off' && config.metrics.port !== undefined) {
     const side = buildMetricsServer(deps);
+    app.metricsServer = side;
     const port = config.metrics.port;
     app.addHook('onReady', async () => {
       await side.listen({ host: config.metrics.host, port });
