@@ -16,6 +16,8 @@ export interface RunningServer {
   engine: Engine;
   config: Config;
   url: string;
+  /** A SIGTERM/SIGINT that arrived while the workers were starting (acted on by installSignalHandlers). */
+  pendingSignal?: NodeJS.Signals;
   close(): Promise<void>;
 }
 
@@ -54,19 +56,31 @@ export async function startServer(config: Config = loadConfig(), opts: { announc
   app.addHook('onClose', async () => engine.close());
   // Listen while the workers load their models: /health answers at once, /ready says 503
   // "starting" until every worker is up (work sent meanwhile waits in the engine's queue).
+  // A signal in that window is held (readiness flips to draining at once) and handled once
+  // startup completes, so sessions opened meanwhile are drained like any other.
+  let pendingSignal: NodeJS.Signals | undefined;
+  const hold = (sig: NodeJS.Signals) => {
+    pendingSignal ??= sig;
+    app.readiness.startDrain();
+  };
+  process.on('SIGTERM', hold);
+  process.on('SIGINT', hold);
   const initialized = engine.init();
   initialized.catch(() => undefined);
-  await app.listen({ host: config.host, port: config.port });
   try {
+    await app.listen({ host: config.host, port: config.port });
     await initialized;
   } catch (err) {
     await app.close();
     throw err;
+  } finally {
+    process.off('SIGTERM', hold);
+    process.off('SIGINT', hold);
   }
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-  return { app, engine, config, url: `http://${host}:${port}`, close: () => app.close() };
+  return { app, engine, config, pendingSignal, url: `http://${host}:${port}`, close: () => app.close() };
 }
 
 /** Fail fast, with the one-line fix, when configured catalog models are not installed. */
@@ -101,4 +115,5 @@ export function installSignalHandlers(server: RunningServer): void {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  if (server.pendingSignal) stop(server.pendingSignal);
 }

@@ -87,6 +87,14 @@ describe('readiness', () => {
     }
   });
 
+  test('SIGTERM while the workers are still starting: held, then a clean exit 0', async () => {
+    const srv = await spawnServer([], { ...scriptedEnv(), COCHLEA_API_KEYS: 'sk_early', COCHLEA_CONFIG_DIR: '/nonexistent-cochlea' });
+    // "listening" is printed before the engine workers are up (/ready says starting meanwhile).
+    srv.child.kill('SIGTERM');
+    const exit = await srv.exit;
+    assert.deepEqual(exit, { code: 0, signal: null }, srv.stderr());
+  });
+
   test('SIGTERM: /ready flips to 503 draining at once, the server keeps serving through the delay, then exits 0', async () => {
     const key = 'sk_ready_drain';
     const srv = await spawnServer([], {
