@@ -181,6 +181,29 @@ describe('OpenAI-compatible API', () => {
       assert.ok(first < last * 0.5, `first delta at ${first.toFixed(0)} ms, done at ${last.toFixed(0)} ms`);
       // Deltas are spread out, not a burst at the end.
       assert.ok(times[6] - times[0] > (last - first) * 0.25, `times ${times.map((t) => t.toFixed(0)).join(', ')}`);
+      if (process.env.COCHLEA_TEST_VERBOSE) console.error(`# SSE event times (ms): ${times.map((t) => t.toFixed(0)).join(', ')}`);
+
+      // A client that goes away mid-stream frees its engine session long before the file would end.
+      const ac = new AbortController();
+      const again = await c.audio.transcriptions.create({ file: await toFile(long.wav, 'long.wav'), model: 'whisper-1', stream: true }, { signal: ac.signal });
+      const pool = (slow.server.engine as import('../../src/engines/worker-engine.ts').WorkerEngine).pool;
+      const t1 = performance.now();
+      let received = 0;
+      try {
+        for await (const ev of again) {
+          received++;
+          assert.equal(ev.type, 'transcript.text.delta');
+          assert.equal(pool.snapshot().workers.reduce((a, w) => a + w.sessions, 0), 1, 'the stream runs on an engine session');
+          ac.abort();
+        }
+      } catch (e) {
+        assert.ok(e instanceof OpenAI.APIUserAbortError, String(e));
+      }
+      assert.ok(received < 12, `stopped after ${received} events`);
+      while (pool.snapshot().workers.reduce((a, w) => a + w.sessions, 0) > 0) {
+        assert.ok(performance.now() - t1 < (last - first) * 0.8, 'session freed after the client left');
+        await new Promise((r) => setTimeout(r, 10));
+      }
     } finally {
       await slow.close();
     }
