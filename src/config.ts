@@ -39,6 +39,22 @@ export interface Limits {
   minUploadBytesPerSecond: number;
   /** Concurrent connections one client address may hold. */
   maxConnectionsPerAddress: number;
+  /**
+   * On SIGTERM, time `/ready` answers 503 (draining) while the server still serves everything,
+   * before it starts closing, ms: lets a load balancer take it out of rotation first.
+   */
+  shutdownDelayMs: number;
+}
+
+/** `/metrics` exposure: on the API port with a key (default), without one, or not at all. */
+export type MetricsMode = 'auth' | 'public' | 'off';
+
+export interface MetricsConfig {
+  mode: MetricsMode;
+  /** Serve `/metrics` (and `/health`, `/ready`) on this separate port instead of the API port. */
+  port?: number;
+  /** Interface of the separate metrics port (default: HOST). */
+  host: string;
 }
 
 export interface Config {
@@ -75,6 +91,7 @@ export interface Config {
     analysisThreads: number;
   };
   limits: Limits;
+  metrics: MetricsConfig;
 }
 
 function num(env: NodeJS.ProcessEnv, name: string, def: number): number {
@@ -136,6 +153,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new Error(`COCHLEA_ENGINE must be pocketsphinx, sherpa or scripted (tests), got "${kind}"`);
   }
   const MB = 1024 * 1024;
+  const metricsMode = (env.COCHLEA_METRICS || 'auth') as MetricsMode;
+  if (!['auth', 'public', 'off'].includes(metricsMode)) {
+    throw new Error(`COCHLEA_METRICS must be auth, public or off, got "${metricsMode}"`);
+  }
   return {
     host: env.HOST || '0.0.0.0',
     port: num(env, 'PORT', 8080),
@@ -179,6 +200,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       bodyIdleMs: num(env, 'COCHLEA_BODY_IDLE_MS', 30_000),
       minUploadBytesPerSecond: num(env, 'COCHLEA_MIN_UPLOAD_BYTES_PER_SEC', 1024),
       maxConnectionsPerAddress: num(env, 'COCHLEA_MAX_CONNECTIONS_PER_ADDRESS', 128),
+      shutdownDelayMs: num(env, 'COCHLEA_SHUTDOWN_DELAY_MS', 0),
+    },
+    metrics: {
+      mode: metricsMode,
+      port: env.COCHLEA_METRICS_PORT ? num(env, 'COCHLEA_METRICS_PORT', 0) : undefined,
+      host: env.COCHLEA_METRICS_HOST || env.HOST || '0.0.0.0',
     },
   };
 }

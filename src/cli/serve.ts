@@ -17,7 +17,10 @@ import { assertModelsInstalled, capabilities, describeCapabilities } from '../mo
 export interface RunningServer {
   app: FastifyInstance;
   engine: Engine;
+  config: Config;
   url: string;
+  /** A SIGTERM/SIGINT that arrived while the workers were starting (acted on by installSignalHandlers). */
+  pendingSignal?: NodeJS.Signals;
   close(): Promise<void>;
 }
 
@@ -50,17 +53,38 @@ export async function startServer(config: Config = loadConfig(), opts: { announc
     backendConfig: config.engine.backendConfig,
     pool: { maxQueue: config.limits.maxQueuedJobs },
   });
-  await engine.init();
   const app = await buildServer({ config, engine, keys });
   if (!config.auth.enabled) {
     app.log.warn('AUTHENTICATION IS DISABLED (COCHLEA_DISABLE_AUTH): anyone who can reach this port can use the API');
   }
   app.addHook('onClose', async () => engine.close());
-  await app.listen({ host: config.host, port: config.port });
+  // Listen while the workers load their models: /health answers at once, /ready says 503
+  // "starting" until every worker is up (work sent meanwhile waits in the engine's queue).
+  // A signal in that window is held (readiness flips to draining at once) and handled once
+  // startup completes, so sessions opened meanwhile are drained like any other.
+  let pendingSignal: NodeJS.Signals | undefined;
+  const hold = (sig: NodeJS.Signals) => {
+    pendingSignal ??= sig;
+    app.readiness.startDrain();
+  };
+  process.on('SIGTERM', hold);
+  process.on('SIGINT', hold);
+  const initialized = engine.init();
+  initialized.catch(() => undefined);
+  try {
+    await app.listen({ host: config.host, port: config.port });
+    await initialized;
+  } catch (err) {
+    await app.close();
+    throw err;
+  } finally {
+    process.off('SIGTERM', hold);
+    process.off('SIGINT', hold);
+  }
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-  return { app, engine, url: `http://${host}:${port}`, close: () => app.close() };
+  return { app, engine, config, pendingSignal, url: `http://${host}:${port}`, close: () => app.close() };
 }
 
 /**
@@ -98,10 +122,15 @@ export function installSignalHandlers(server: RunningServer): void {
   const stop = (sig: string) => {
     if (closing) return;
     closing = true;
-    server.app.log.info({ signal: sig }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 30_000);
+    // Readiness first (GET /ready → 503 draining) so load balancers stop routing here; keep serving
+    // for COCHLEA_SHUTDOWN_DELAY_MS, then close (live sessions drain, in-flight requests finish).
+    server.app.readiness?.startDrain();
+    const delay = server.config.limits.shutdownDelayMs;
+    server.app.log.info({ signal: sig, delayMs: delay }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 30_000 + delay);
     force.unref();
-    server.close().then(
+    const wait = new Promise<void>((r) => setTimeout(r, delay));
+    wait.then(() => server.close()).then(
       () => process.exit(0),
       (err) => {
         server.app.log.error({ err }, 'error during shutdown');
@@ -111,4 +140,5 @@ export function installSignalHandlers(server: RunningServer): void {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  if (server.pendingSignal) stop(server.pendingSignal);
 }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
 import { CochleaClient, type PulseTranscription } from '../../client/src/index.ts';
-import { buildCues, toSrt, toVtt } from './captions.ts';
+import { buildCues, toSrt, toVtt } from '../util/captions.ts';
 import {
   CONNECTION_HELP,
   EXIT,

@@ -52,6 +52,8 @@ interface Job {
   resolve: (r: RecognitionResult) => void;
   reject: (e: Error) => void;
   slot?: Slot;
+  /** performance.now() when queued (queue-wait metric). */
+  queuedAt: number;
 }
 
 export interface SessionHandlers {
@@ -86,7 +88,35 @@ class Slot {
   stats = new Map<number, { resolve: (s: WorkerStats) => void; reject: (e: Error) => void }>();
   startedAt = 0;
   dead = false;
+  /** Event-loop active time of this slot's earlier (crashed) workers, ms. */
+  activeBeforeMs = 0;
+  /** Last active time read from the current worker, ms (kept when it dies). */
+  lastActiveMs = 0;
   constructor(readonly index: number) {}
+
+  /** Cumulative busy time of this slot's worker threads (event-loop utilisation), ms. */
+  activeMs(): number {
+    try {
+      const elu = this.worker?.performance.eventLoopUtilization();
+      if (elu && !this.dead) this.lastActiveMs = elu.active;
+    } catch {
+      /* worker gone: keep the last reading */
+    }
+    return this.activeBeforeMs + this.lastActiveMs;
+  }
+}
+
+/** The pool's public state, read synchronously (readiness probe, metrics). */
+export interface PoolSnapshot {
+  size: number;
+  /** Every worker has started once (models loaded). */
+  initialized: boolean;
+  closed: boolean;
+  queued: number;
+  maxQueue: number;
+  /** Workers replaced after a crash since the pool started. */
+  restarts: number;
+  workers: { index: number; ready: boolean; jobs: number; sessions: number; activeSeconds: number }[];
 }
 
 let sessionCounter = 0;
@@ -139,6 +169,9 @@ export class WorkerPool {
   private infoValue: EngineInfo | null = null;
   /** Worker threads started since construction (initial ones and restarts). */
   workersStarted = 0;
+  /** Workers replaced after a crash. */
+  restarts = 0;
+  private readonly queueWaitListeners = new Set<(seconds: number) => void>();
 
   constructor(options: WorkerPoolOptions) {
     const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
@@ -197,6 +230,10 @@ export class WorkerPool {
       resourceLimits: this.opts.resourceLimits,
       name: `cochlea-engine-${slot.index}`,
     });
+    if (slot.worker) {
+      slot.activeBeforeMs += slot.lastActiveMs;
+      slot.lastActiveMs = 0;
+    }
     slot.worker = worker;
     slot.ready = false;
     slot.dead = false;
@@ -249,6 +286,7 @@ export class WorkerPool {
     for (const st of slot.stats.values()) st.reject(e);
     slot.stats.clear();
     if (this.closed) return;
+    this.restarts++;
     const quick = Date.now() - slot.startedAt < 5000;
     const delay = quick ? this.opts.restartBackoffMs : 0;
     setTimeout(() => {
@@ -313,7 +351,7 @@ export class WorkerPool {
     }
     const { signal, ...rest } = options;
     return new Promise<RecognitionResult>((resolve, reject) => {
-      const job: Job = { id: this.nextId++, pcm, options: rest, signal, resolve, reject };
+      const job: Job = { id: this.nextId++, pcm, options: rest, signal, resolve, reject, queuedAt: performance.now() };
       if (signal) {
         job.onAbort = () => {
           const qi = this.queue.indexOf(job);
@@ -348,6 +386,10 @@ export class WorkerPool {
       const job = this.queue.shift()!;
       job.slot = best;
       best.jobs.set(job.id, job);
+      if (this.queueWaitListeners.size) {
+        const waited = (performance.now() - job.queuedAt) / 1000;
+        for (const l of this.queueWaitListeners) l(waited);
+      }
       this.post(best, { t: 'recognize', id: job.id, pcm: job.pcm, options: job.options });
     }
   }
@@ -420,6 +462,31 @@ export class WorkerPool {
       queued: this.queue.length,
       workers: this.slots.map((s) => ({ index: s.index, ready: s.ready && !s.dead, jobs: s.jobs.size, sessions: s.sessions.size })),
     };
+  }
+
+  /** Synchronous public state for readiness and metrics: no message round trip to the workers. */
+  snapshot(): PoolSnapshot {
+    return {
+      size: this.size,
+      initialized: this.infoValue !== null,
+      closed: this.closed,
+      queued: this.queue.length,
+      maxQueue: this.opts.maxQueue,
+      restarts: this.restarts,
+      workers: this.slots.map((s) => ({
+        index: s.index,
+        ready: s.ready && !s.dead,
+        jobs: s.jobs.size,
+        sessions: s.sessions.size,
+        activeSeconds: s.activeMs() / 1000,
+      })),
+    };
+  }
+
+  /** Call `fn` with the seconds each batch job waited in the queue, as it is dispatched. Returns an unsubscribe. */
+  observeQueueWait(fn: (seconds: number) => void): () => void {
+    this.queueWaitListeners.add(fn);
+    return () => this.queueWaitListeners.delete(fn);
   }
 
   /** Live worker thread ids (changes when a worker is restarted). */

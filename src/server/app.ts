@@ -3,7 +3,7 @@
  * speaks the Pulse protocol; audio decoding, recognition and result building live below it.
  */
 import crypto from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyError } from 'fastify';
 import type { Config } from '../config.ts';
 import type { Engine } from '../engines/types.ts';
 import { ApiError, INTERNAL_ERROR_BODY, badRequest, payloadTooLarge } from './errors.ts';
@@ -19,6 +19,10 @@ import { AnalysisPool, createPipeline, type AnalysisRunner } from '../pipeline/i
 import { TranscriptionService } from '../pipeline/service.ts';
 import { neuralModelsFrom } from '../pipeline/stages/diarization.ts';
 import { ModelManager } from '../models/manager.ts';
+// Operations and the OpenAI-compatible API (issue 14).
+import { Metrics } from './metrics.ts';
+import { Readiness, registerHealth } from './health.ts';
+import { openAiRoutes } from './openai.ts';
 
 export interface ServerDeps {
   config: Config;
@@ -27,13 +31,11 @@ export interface ServerDeps {
   keys?: string[];
   /** Audio-analysis workers (default: a Piscina pool of `config.pipeline.analysisThreads`). */
   analysis?: AnalysisRunner;
+  /** Where logs go (default stdout); tests capture them. */
+  logStream?: NodeJS.WritableStream;
 }
 
 declare module 'fastify' {
-  interface FastifyRequest {
-    /** performance.now() when the request arrived (for the aborted-request log line). */
-    receivedAt?: number;
-  }
   interface FastifyInstance {
     /** The one transcription service batch, real-time (and any other API surface) call. */
     transcription: TranscriptionService;
@@ -41,10 +43,17 @@ declare module 'fastify' {
 }
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
-  const { config, engine } = deps;
+  const { config } = deps;
   const app = Fastify({
-    // Keys sent as ?token= (browsers, the SDK's browser path) or in headers never reach the logs.
-    logger: { level: config.logLevel, serializers: { req: serializeRequest }, redact: REDACTED_LOG_PATHS },
+    logger: {
+      level: config.logLevel,
+      // Keys sent as ?token= (browsers, the SDK's browser path) or in headers never reach the logs.
+      serializers: { req: serializeRequest },
+      redact: REDACTED_LOG_PATHS,
+      ...(deps.logStream ? { stream: deps.logStream } : {}),
+    },
+    // One structured line per request instead (metrics.ts: route, audio, engine, RTF, outcome).
+    logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => crypto.randomUUID(),
     // Raw audio bodies are streamed and limited by the batch route itself; this bounds JSON bodies.
     bodyLimit: 1024 * 1024,
@@ -63,6 +72,14 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   const registry = new SessionRegistry();
   app.decorate('liveSessions', registry);
+  // --- metrics and readiness (issue 14): every engine call below goes through the measured engine.
+  const readiness = new Readiness(deps.engine, () => registry.sessions.size, config.limits.maxSessions);
+  const metrics = new Metrics({ engine: deps.engine, liveSessions: () => registry.sessions.size, ready: () => readiness.report().ready });
+  const engine = metrics.instrumentEngine(deps.engine);
+  app.decorate('metrics', metrics);
+  metrics.installHooks(app, { debugLog: /^(debug|trace)$/.test(config.logLevel) });
+  app.addHook('onClose', async () => metrics.close());
+  // ---
   const analysis = deps.analysis ?? new AnalysisPool({ threads: config.pipeline.analysisThreads });
   // Installed catalog models are looked up per request, so `cochlea models pull` takes effect without a restart.
   const models = new ModelManager();
@@ -83,6 +100,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       for (const client of app.websocketServer.clients) client.close(1001, 'server shutting down');
     },
   });
+  metrics.watchWebSockets(app.websocketServer);
 
   const ring = config.auth.enabled ? new KeyRing(deps.keys ?? []) : undefined;
   if (ring && ring.size === 0) throw new Error('auth is enabled but no API key is configured');
@@ -116,15 +134,6 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     reply.code(404).send({ status: 'error', message: `Route ${req.method} ${req.url.split('?')[0]} not found`, errors: [] });
   });
 
-  // Fastify logs no completion line for a request the client aborted: log one, so every request
-  // that was logged as incoming has an outcome.
-  app.addHook('onRequestAbort', async (req) => {
-    req.log.info({ aborted: true, responseTime: Math.round(performance.now() - (req.receivedAt ?? performance.now())) }, 'request aborted by the client');
-  });
-  app.addHook('onRequest', async (req) => {
-    req.receivedAt = performance.now();
-  });
-
   app.addHook('onSend', async (req, reply, payload) => {
     reply.header('x-request-id', req.id);
     return payload;
@@ -143,6 +152,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
 
   app.get('/health', async () => ({ status: 'ok', engine: engine.info }));
+  registerHealth(app, { config, engine: deps.engine, readiness, metrics, ring });
   // The live-captions page: static, public, holds no secrets (the user types the key).
   await app.register(webPage);
 
@@ -163,6 +173,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     await api.register(batchRoutes, { config, engine, fetcher });
     await api.register(realtimeRoutes, { config, engine, registry });
   });
+  // OpenAI-compatible API: its own auth hook and error shapes (openai.ts).
+  await app.register(openAiRoutes, { prefix: '/v1', config, ring });
 
   return app;
 }

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Config } from '../config.ts';
 import type { Engine } from '../engines/types.ts';
-import { decodeAudio, AudioDecodeError } from '../audio/index.ts';
+import { AudioDecodeError } from '../audio/index.ts';
 import { baseTranscript, splitUtterances } from '../pipeline/index.ts';
 import { ApiError, INVALID_FORMAT_MESSAGE, badRequest, payloadTooLarge, serviceUnavailable } from './errors.ts';
 import { parseBatchQuery, type BatchOptions } from './params.ts';
@@ -16,6 +16,7 @@ import { limitBytes, type UrlFetcher } from './url-fetch.ts';
 import { resolveLanguage } from './languages.ts';
 import { EngineError } from '../engines/errors.ts';
 import { deliverWebhook } from './webhook.ts';
+import { decodeAudioObserved } from './metrics.ts'; // decodeAudio + decode-error metric by format
 
 export const BATCH_PATHS = ['/waves/v1/pulse/get_text', '/api/v1/pulse/get_text', '/waves/v1/stt'] as const;
 
@@ -105,7 +106,7 @@ export const batchRoutes: FastifyPluginAsync<Opts> = async (app, { config, engin
       const counted = limitBytes(source, config.limits.maxBodyBytes);
       let decoded;
       try {
-        decoded = await decodeAudio(counted.stream, {
+        decoded = await decodeAudioObserved(counted.stream, {
           encoding: options.encoding,
           sampleRate: options.sampleRate,
           maxDurationSeconds: config.limits.maxAudioSeconds,

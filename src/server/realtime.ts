@@ -20,6 +20,7 @@ import type { StreamDecoder } from '../audio/types.ts';
 import { splitUtterances } from '../pipeline/index.ts';
 import { parseRealtimeQuery, type RealtimeOptions } from './params.ts';
 import { resolveLanguage } from './languages.ts';
+import { reportDecodeError } from './metrics.ts';
 
 export const REALTIME_PATHS = ['/waves/v1/pulse/get_text', '/api/v1/pulse/get_text', '/waves/v1/stt/live'] as const;
 
@@ -278,6 +279,7 @@ export class LiveSession {
       pcm = this.decoder.push(buf);
     } catch (err) {
       const msg = err instanceof AudioDecodeError ? err.message : 'audio could not be decoded';
+      reportDecodeError(`raw_${this.opts.encoding}`, err instanceof AudioDecodeError ? err.code : 'corrupt'); // metric
       this.sendError(`Audio does not match encoding=${this.opts.encoding} at sample_rate=${this.opts.sampleRate}: ${msg}`);
       return;
     }

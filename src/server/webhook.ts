@@ -4,6 +4,7 @@
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { UrlFetcher } from './url-fetch.ts';
+import { reportWebhook } from './metrics.ts';
 
 export function deliverWebhook(fetcher: UrlFetcher, url: string, body: unknown, log: FastifyBaseLogger, attempts = 3): void {
   void (async () => {
@@ -12,14 +13,17 @@ export function deliverWebhook(fetcher: UrlFetcher, url: string, body: unknown, 
         const status = await fetcher.postJson(url, body);
         if (status < 500) {
           log.info({ webhook: url, status }, 'webhook delivered');
+          reportWebhook('delivered');
           return;
         }
         log.warn({ webhook: url, status }, 'webhook answered with a server error');
       } catch (err) {
         log.warn({ webhook: url, err: (err as Error).message }, 'webhook delivery failed');
       }
+      if (i + 1 < attempts) reportWebhook('retry');
       await new Promise((r) => setTimeout(r, 500 * 2 ** i));
     }
     log.error({ webhook: url }, 'webhook delivery gave up');
+    reportWebhook('failed');
   })();
 }

@@ -1,7 +1,7 @@
 /** Caption building (srt/vtt) on synthetic word timings, validated by the strict parsers. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { buildCues, toSrt, toVtt, wrapLines, type CaptionSource } from '../../src/cli/captions.ts';
+import { buildCues, toSrt, toVtt, wrapLines, type CaptionSource } from '../../src/util/captions.ts';
 import { parseSrt, parseVtt } from './subtitle-parser.ts';
 
 /** Words at a steady pace, with a pause between sentences. */

@@ -1,5 +1,7 @@
 /**
- * Pulse transcripts → SubRip (.srt) and WebVTT (.vtt) captions.
+ * Transcripts → SubRip (.srt) and WebVTT (.vtt) captions: the one caption writer, shared by the CLI
+ * (`cochlea transcribe -f srt|vtt`, from Pulse JSON) and the server's OpenAI-compatible endpoint
+ * (`response_format=srt|vtt`, from a pipeline `Transcript`, see server/openai-format.ts).
  *
  * Cues follow the transcript's utterances (a cue never spans two utterances). Long utterances are
  * split on word boundaries so every cue fits the usual subtitle rules: at most `maxLines` lines
