@@ -102,6 +102,9 @@ test('per-session state: boosts restored exactly, added words disabled, decoder 
     assert.ok(table, 'the LM layout is verified');
     const callWid = table.wid('call');
     const before = table.get(callWid);
+    const bounds0 = table.vocabularyBounds()!;
+    assert.ok(bounds0.maxVocab.length >= 2, 'bigram and trigram arrays found');
+    assert.deepEqual(bounds0.maxVocab, bounds0.maxVocab.map(() => bounds0.unigrams), 'max_vocab is the unigram count at load');
     assert.equal(dec.lookupWord('drumwright'), null);
     backend.release(dec);
 
@@ -112,6 +115,10 @@ test('per-session state: boosts restored exactly, added words disabled, decoder 
     const t2 = d2.unigramTable()!;
     assert.ok(t2.get(t2.wid('call')) > before + 1, 'in-LM keyword boosted');
     assert.ok(t2.get(t2.wid('drumwright')) > -4, 'added keyword boosted');
+    // The trie's n-gram searches must accept the new (larger) word ids as history keys.
+    const bounds = t2.vocabularyBounds()!;
+    assert.equal(bounds.unigrams, bounds0.unigrams + 2);
+    assert.deepEqual(bounds.maxVocab, bounds.maxVocab.map(() => bounds.unigrams), 'max_vocab raised with the vocabulary');
     backend.release(d2);
 
     const d3 = backend.acquire();

@@ -686,6 +686,13 @@ export class UnigramTable {
     return this.ngramArrays() !== null;
   }
 
+  /** The unigram count and every n-gram array's max_vocab (for tests of the addWords fix). */
+  vocabularyBounds(): { unigrams: number; maxVocab: number[] } | null {
+    const arrays = this.ngramArrays();
+    if (!arrays) return null;
+    return { unigrams: this.unigramCount(), maxVocab: arrays.map((a) => koffi.decode(a.ptr, a.off + 20, 'uint32_t') as number) };
+  }
+
   /** Raise every n-gram array's max_vocab to the current unigram count (see addWords). */
   widenVocabulary(): boolean {
     const arrays = this.ngramArrays();

@@ -44,8 +44,15 @@ const MAX_WORD_CHARS = 48;
 export const STEP_LOG10 = 0.75;
 /** Highest boosted unigram log10 probability (about that of "and"/"to"). */
 export const CAP_LOG10 = -1.5;
-/** Resting unigram of words added for an earlier session: unreachable in practice. */
-export const DISABLED_LOG10 = -20;
+/**
+ * Resting unigram (log10) of words added for an earlier session. It must beat any acoustic
+ * evidence: at -20 a clip spoken exactly like the G2P pronunciation still produced the word
+ * (bench: the name recognized in sessions without keywords), since -20 log10 × lw 6.5 is only
+ * ~300 nats. -150 costs ~2.2e7 log units per word at -lw 6.5 (3.3e7 at -bestpathlw 9.5), far
+ * beyond acoustic differences yet 16 such words short of pocketsphinx's WORST_SCORE floor
+ * (-5.4e8), so int32 path scores cannot overflow.
+ */
+export const DISABLED_LOG10 = -150;
 /** Decoders that accumulated more added words than this are freed instead of pooled. */
 export const MAX_ADDED_WORDS_PER_DECODER = 2000;
 
