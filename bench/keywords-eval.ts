@@ -3,7 +3,8 @@
  * recognized with and without `keywords`, what boosting does to clips that do not contain the
  * keywords, and what it costs.
  *
- *   nice -n 10 npx tsx bench/keywords-eval.ts [--quick] [--intensities 0,1,2,3,5] [--json out.json]
+ *   nice -n 10 npx tsx bench/keywords-eval.ts [--quick] [--intensities 0,1,2,3,5] [--names N]
+ *     [--templates N] [--voices espeak-us-m-140,flite-slt,...] [--json out.json]
  *
  * Positive clips are synthesized (cached under <tmpdir>/cochlea-keywords-eval): sentences that
  * contain invented or rare names (checked to be outside the decoder's dictionary), spoken by
@@ -130,6 +131,9 @@ interface Args {
   quick: boolean;
   intensities: number[];
   json?: string;
+  names?: number;
+  templates?: number;
+  voices?: string[];
 }
 
 function parseArgs(argv: string[]): Args {
@@ -138,6 +142,9 @@ function parseArgs(argv: string[]): Args {
     if (argv[i] === '--quick') a.quick = true;
     else if (argv[i] === '--intensities') a.intensities = argv[++i].split(',').map(Number);
     else if (argv[i] === '--json') a.json = argv[++i];
+    else if (argv[i] === '--names') a.names = Number(argv[++i]);
+    else if (argv[i] === '--templates') a.templates = Number(argv[++i]);
+    else if (argv[i] === '--voices') a.voices = argv[++i].split(',');
   }
   return a;
 }
@@ -159,10 +166,12 @@ function loadNegatives(sharedDir: string, quick: boolean): { id: string; pcm: Fl
   return out;
 }
 
-export async function run(ctx: BenchContext & { intensities?: number[] }): Promise<BenchSection> {
+export async function run(
+  ctx: BenchContext & { intensities?: number[]; names?: number; templates?: number; voices?: string[] },
+): Promise<BenchSection> {
   const intensities = ctx.intensities ?? [0, 1, 2, 3, 5];
   const cacheDir = path.join(os.tmpdir(), 'cochlea-keywords-eval');
-  const voices = VOICES.filter((v) => has(v.engine === 'espeak' ? 'espeak-ng' : 'flite'));
+  const voices = VOICES.filter((v) => has(v.engine === 'espeak' ? 'espeak-ng' : 'flite')).filter((v) => !ctx.voices || ctx.voices.includes(v.name));
   const backend = new PocketsphinxBackend({ warmDecoders: 1, maxIdleDecoders: 1 });
   await backend.init();
 
@@ -171,8 +180,8 @@ export async function run(ctx: BenchContext & { intensities?: number[] }): Promi
   const oovWords = new Set(NAMES.flatMap(norm).filter((w) => probe.lookupWord(w) === null));
   backend.release(probe);
   const oov = NAMES.filter((n) => norm(n).some((w) => oovWords.has(w)));
-  const names = ctx.quick ? oov.slice(0, 3) : oov;
-  const templates = ctx.quick ? TEMPLATES.slice(0, 1) : TEMPLATES;
+  const names = oov.slice(0, ctx.names ?? (ctx.quick ? 3 : oov.length));
+  const templates = TEMPLATES.slice(0, ctx.templates ?? (ctx.quick ? 1 : TEMPLATES.length));
   ctx.log(`${names.length}/${NAMES.length} names with an OOV word (${oovWords.size} OOV words); ${voices.length} voices; ${templates.length} templates`);
 
   interface Cell {
@@ -296,7 +305,15 @@ export async function run(ctx: BenchContext & { intensities?: number[] }): Promi
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('keywords-eval.ts')) {
   const args = parseArgs(process.argv.slice(2));
   const t0 = Date.now();
-  const section = await run({ quick: args.quick, sharedDir: SHARED_DIR, log: (m) => console.error(m), intensities: args.intensities });
+  const section = await run({
+    quick: args.quick,
+    sharedDir: SHARED_DIR,
+    log: (m) => console.error(m),
+    intensities: args.intensities,
+    names: args.names,
+    templates: args.templates,
+    voices: args.voices,
+  });
   for (const t of section.tables ?? []) {
     console.log(`\n## ${t.title}\n`);
     console.log(`| ${t.columns.join(' | ')} |\n|${t.columns.map(() => '---').join('|')}|`);

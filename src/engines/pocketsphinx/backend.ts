@@ -4,6 +4,9 @@
  * One `ps_decoder_t` costs ~0.23 s to create and ~76 MB of memory (acoustic model, ~33 MB of
  * LM, lexicon tree of the LM-trimmed dictionary), so decoders are pooled per worker: a finished streaming session
  * gives its decoder back (`ps_end_utt`) and the next session reuses it after `ps_start_stream`.
+ * Keywords (keywords.ts) are applied when a session takes a decoder and undone in release()
+ * before the decoder goes back to the pool: boosted LM unigrams are written back, words added
+ * for the session stay in that decoder's dictionary at a negligible probability.
  *
  * Segmentation: decoders run with `-remove_silence no` (see binding.ts) so frame indices are true
  * wall-clock times. Long audio is cut into utterances by the recognizer itself, the way Kaldi /

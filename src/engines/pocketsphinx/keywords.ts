@@ -40,7 +40,11 @@ const MAX_PHRASE_WORDS = 8;
 /** Longest keyword word (characters). */
 const MAX_WORD_CHARS = 48;
 
-/** log10 unigram boost per unit of intensity. Tuned in bench/keywords-eval.ts (see README). */
+/**
+ * log10 unigram boost per unit of intensity: intensity 2 lifts an added name from a rare word's
+ * 1/N (10^-4.9) to 10^-3.4, 4 to 10^-1.9 (a common word's), 5+ to the cap. Chosen so Pulse's
+ * "1–3 normal, 4–5 aggressive" spans rare → common; bench/keywords-eval.ts measures the effect.
+ */
 export const STEP_LOG10 = 0.75;
 /** Highest boosted unigram log10 probability (about that of "and"/"to"). */
 export const CAP_LOG10 = -1.5;
