@@ -4,6 +4,9 @@
  * One `ps_decoder_t` costs ~0.23 s to create and ~76 MB of memory (acoustic model, ~33 MB of
  * LM, lexicon tree of the LM-trimmed dictionary), so decoders are pooled per worker: a finished streaming session
  * gives its decoder back (`ps_end_utt`) and the next session reuses it after `ps_start_stream`.
+ * Keywords (keywords.ts) are applied when a session takes a decoder and undone in release()
+ * before the decoder goes back to the pool: boosted LM unigrams are written back, words added
+ * for the session stay in that decoder's dictionary at a negligible probability.
  *
  * Segmentation: decoders run with `-remove_silence no` (see binding.ts) so frame indices are true
  * wall-clock times. Long audio is cut into utterances by the recognizer itself, the way Kaldi /
@@ -27,6 +30,7 @@ import type { EngineInfo, EngineSegment, EngineWord, RecognitionResult, Recogniz
 import { ENGINE_SAMPLE_RATE } from '../types.ts';
 import { EngineError } from '../errors.ts';
 import { concatFloat32 } from '../../util/pcm.ts';
+import { KeywordBooster, KeywordPlan, parseKeywords } from './keywords.ts';
 import {
   DEFAULT_PATHS,
   FRAME_RATE,
@@ -95,6 +99,12 @@ export interface PocketsphinxBackendConfig extends PocketsphinxOptions {
    * less than this many seconds before the newest frame. Default 0.3.
    */
   speechHangoverSeconds?: number;
+  /**
+   * Keyword boosting (`keywords`): add missing keyword words to the decoder's dictionary with a
+   * cmudict or espeak-ng pronunciation and raise their LM unigram, per session (see
+   * keywords.ts). Default true; false ignores keywords (and the engine info says so).
+   */
+  keywordBoost?: boolean;
 }
 
 const SAMPLES_PER_FRAME = ENGINE_SAMPLE_RATE / FRAME_RATE;
@@ -102,12 +112,14 @@ const SAMPLES_PER_FRAME = ENGINE_SAMPLE_RATE / FRAME_RATE;
 const CUT_MARGIN_FRAMES = 10;
 const LANGUAGES = ['en'];
 
-export const POCKETSPHINX_INFO: EngineInfo = {
+/** `keywords`: whether `keywords` are honoured (read by the pipeline to warn when not). */
+export const POCKETSPHINX_INFO: EngineInfo & { keywords: boolean } = {
   name: 'pocketsphinx',
   languages: LANGUAGES,
   streaming: true,
   wordTimestamps: true,
   wordConfidence: true,
+  keywords: true,
 };
 
 /** Throws EngineError('unsupported_language') unless the language is English or auto. */
@@ -177,7 +189,7 @@ function joinText(words: EngineWord[]): string {
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export class PocketsphinxBackend implements Backend {
-  readonly info = POCKETSPHINX_INFO;
+  readonly info: EngineInfo & { keywords: boolean };
   private readonly cfg: Required<Omit<PocketsphinxBackendConfig, keyof PocketsphinxOptions | 'cacheDir'>> &
     PocketsphinxOptions & { cacheDir?: string };
   private readonly idle: PocketsphinxDecoder[] = [];
@@ -185,6 +197,8 @@ export class PocketsphinxBackend implements Backend {
   private live = 0;
   private disposed = false;
   private dictTrimmed = false;
+  /** Applies / undoes per-session keyword boosts on pooled decoders (null: keywords ignored). */
+  readonly keywords: KeywordBooster | null;
 
   constructor(config: PocketsphinxBackendConfig = {}) {
     this.cfg = {
@@ -201,8 +215,12 @@ export class PocketsphinxBackend implements Backend {
       cmnWindowSeconds: 60,
       streamCmnWarmupSeconds: 0.5,
       streamCmnRefineSeconds: 2,
+      keywordBoost: true,
       ...config,
     };
+    this.info = { ...POCKETSPHINX_INFO, keywords: this.cfg.keywordBoost };
+    // Keyword words outside the (LM-trimmed) dictionary are looked up in the full one first.
+    this.keywords = this.cfg.keywordBoost ? new KeywordBooster(config.dict ?? DEFAULT_PATHS.dict) : null;
     if (!(this.cfg.maxSegmentSeconds > this.cfg.minSegmentSeconds)) {
       throw new Error('pocketsphinx: maxSegmentSeconds must be greater than minSegmentSeconds');
     }
@@ -237,34 +255,58 @@ export class PocketsphinxBackend implements Backend {
     return d;
   }
 
-  /** Take a decoder from the idle pool (or create one), reset for unrelated audio. */
-  acquire(): PocketsphinxDecoder {
+  /**
+   * Take a decoder from the idle pool (or create one), reset for unrelated audio, with the
+   * session's keywords applied (undone by release()).
+   */
+  acquire(plan?: KeywordPlan): PocketsphinxDecoder {
     if (this.disposed) throw new Error('pocketsphinx backend disposed');
     const d = this.idle.pop() ?? this.newDecoder();
     this.live++;
+    if (plan && !plan.empty && this.keywords) {
+      try {
+        this.keywords.apply(d, plan);
+      } catch (err) {
+        this.release(d);
+        throw err;
+      }
+    }
     return d;
   }
 
   release(d: PocketsphinxDecoder): void {
     this.live--;
+    let reusable = true;
     try {
       if (d.inUtterance) d.endUtt();
+      // Undo the session's keyword boosts before anyone else decodes with this decoder.
+      if (this.keywords) reusable = this.keywords.restore(d);
     } catch {
-      d.free();
-      return;
+      reusable = false;
     }
-    if (!this.disposed && this.idle.length < this.cfg.maxIdleDecoders) this.idle.push(d);
+    if (reusable && !this.disposed && this.idle.length < this.cfg.maxIdleDecoders) this.idle.push(d);
     else d.free();
   }
 
-  // Keywords are accepted and ignored: boosting would mean rebuilding the 5prealpha n-gram LM
-  // per request; the engine info does not claim keyword support.
+  /** The session's keyword plan (empty when boosting is off or no keyword is usable). */
+  keywordPlan(keywords: readonly string[] | undefined): KeywordPlan {
+    return new KeywordPlan(this.keywords ? parseKeywords(keywords) : []);
+  }
+
   async recognize(pcm: Float32Array, options: RecognizeOptions): Promise<RecognitionResult> {
     checkLanguage(options.language);
     const t0 = performance.now();
-    const dec = this.acquire();
+    const plan = this.keywordPlan(options.keywords);
+    const dec = this.acquire(plan);
     try {
-      const { words, segments } = await this.decodeLong(dec, pcm, options.signal);
+      const decoded = await this.decodeLong(dec, pcm, options.signal);
+      const words = plan.applyCasing(decoded.words);
+      const segments = plan.empty
+        ? decoded.segments
+        : decoded.segments.map((s) => {
+            const w = plan.applyCasing(s.words);
+            return { ...s, words: w, text: joinText(w) };
+          });
       return {
         text: joinText(words),
         words,
@@ -394,7 +436,7 @@ export class PocketsphinxBackend implements Backend {
 
   createDecoder(options: StreamingDecoderOptions): StreamingDecoder {
     checkLanguage(options.language);
-    return new PocketsphinxStreamingDecoder(this, {
+    return new PocketsphinxStreamingDecoder(this, this.keywordPlan(options.keywords), {
       hangoverSeconds: this.cfg.speechHangoverSeconds,
       cmnWindowSeconds: this.cfg.cmnEstimate ? this.cfg.cmnWindowSeconds : 0,
       cmnWarmupSeconds: this.cfg.streamCmnWarmupSeconds,
@@ -555,6 +597,8 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
 
   constructor(
     private readonly backend: PocketsphinxBackend,
+    /** The session's keywords, applied when the decoder is taken from the pool. */
+    private readonly plan: KeywordPlan,
     private readonly cfg: StreamingDecoderConfig,
   ) {
     this.hangoverFrames = cfg.hangoverSeconds * FRAME_RATE;
@@ -563,7 +607,7 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
   private get d(): PocketsphinxDecoder {
     if (this.freed) throw new Error('streaming decoder already freed');
     if (!this.dec) {
-      const d = this.backend.acquire();
+      const d = this.backend.acquire(this.plan);
       this.dec = d;
       const cepSize = this.cfg.cmnWindowSeconds > 0 ? d.cmnSize : null;
       if (cepSize !== null) {
@@ -703,7 +747,7 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
     this.pending = [];
     if (!this.started) return; // still warming up: nothing decoded yet
     this.segs = d.segments();
-    const words = [...this.committed, ...toWords(this.segs, this.uttStart / this.sr)];
+    const words = this.plan.applyCasing([...this.committed, ...toWords(this.segs, this.uttStart / this.sr)]);
     this.hyp = { text: joinText(words), words };
   }
 
@@ -734,6 +778,7 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
       d.endUtt();
       words = [...words, ...toWords(d.segments(), this.uttStart / this.sr)];
     }
+    words = this.plan.applyCasing(words);
     const result = words.length > 0 ? { text: joinText(words), words } : EMPTY;
     this.hyp = EMPTY;
     this.segs = [];

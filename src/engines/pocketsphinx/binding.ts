@@ -98,6 +98,18 @@ interface Api {
   fe_process_utt(fe: Ptr, data: Int16Array, n: number, cepBlock: [Ptr | null], nframes: Int32Array): number;
   fe_end_utt(fe: Ptr, cep: Float32Array, nframes: Int32Array): number;
   fe_free_2d(arr: Ptr): void;
+  ps_add_word(ps: Ptr, word: string, phones: string, update: number): number;
+  ps_lookup_word(ps: Ptr, word: string): Ptr | null;
+  ckd_free(p: Ptr): void;
+  ps_get_search(ps: Ptr): string | null;
+  ps_get_lm(ps: Ptr, name: string): Ptr | null;
+  ngram_model_set_iter(set: Ptr): Ptr | null;
+  ngram_model_set_iter_model(itor: Ptr, name: null): Ptr | null;
+  ngram_model_set_iter_free(itor: Ptr): void;
+  ngram_wid(lm: Ptr, word: string): number;
+  ngram_ng_prob(lm: Ptr, wid: number, hist: null, nHist: number, nUsed: Int32Array): number;
+  ngram_model_flush(lm: Ptr): void;
+  logmath_log10_to_log(lmath: Ptr, x: number): number;
 }
 
 let api: Api | null = null;
@@ -186,6 +198,19 @@ export function loadPocketsphinx(library = 'libpocketsphinx.so.3'): Api {
     logmath_free: sb.func('logmath_free', 'int', [P]),
     ngram_model_get_counts: sb.func('ngram_model_get_counts', P, [P]),
     ngram_word: sb.func('ngram_word', 'const char *', [P, 'int32_t']),
+    ps_add_word: ps.func('ps_add_word', 'int', [P, 'const char *', 'const char *', 'int']),
+    // Returns a ckd_calloc'ed string the caller frees: keep it a pointer.
+    ps_lookup_word: ps.func('ps_lookup_word', P, [P, 'const char *']),
+    ckd_free: sb.func('ckd_free', 'void', [P]),
+    ps_get_search: ps.func('ps_get_search', 'const char *', [P]),
+    ps_get_lm: ps.func('ps_get_lm', P, [P, 'const char *']),
+    ngram_model_set_iter: sb.func('ngram_model_set_iter', P, [P]),
+    ngram_model_set_iter_model: sb.func('ngram_model_set_iter_model', P, [P, P]),
+    ngram_model_set_iter_free: sb.func('ngram_model_set_iter_free', 'void', [P]),
+    ngram_wid: sb.func('ngram_wid', 'int32_t', [P, 'const char *']),
+    ngram_ng_prob: sb.func('ngram_ng_prob', 'int32_t', [P, 'int32_t', P, 'int32_t', koffi.out('int32_t *')]),
+    ngram_model_flush: sb.func('ngram_model_flush', 'void', [P]),
+    logmath_log10_to_log: sb.func('logmath_log10_to_log', 'int32_t', [P, 'double']),
   } as unknown as Api;
   // Silence sphinxbase's global logger (it writes to stderr otherwise). Never pass -logfn to a
   // decoder: ps_init then swaps the process-global log FILE (fopen the new one, fclose the old),
@@ -409,6 +434,67 @@ export class PocketsphinxDecoder {
     return out;
   }
 
+  /**
+   * The pronunciation of `word` in the decoder's dictionary ("HH AH L OW"), or null when the
+   * dictionary lacks it.
+   */
+  lookupWord(word: string): string | null {
+    const p = this.api.ps_lookup_word(this.handle, word);
+    if (!p) return null;
+    try {
+      return koffi.decode(p, 'char', -1) as string;
+    } finally {
+      this.api.ckd_free(p);
+    }
+  }
+
+  /**
+   * Add words to the dictionary and to the n-gram LM (ps_add_word: dictionary, dict2pid, LM
+   * unigram with probability 1/N and no n-grams), then rebuild the search's lexicon tree once
+   * (update=1 on the last word). `phones` are CMU phones of the acoustic model ("D R AH M R AY
+   * T"). Only between utterances. Returns the words added (a word the decoder rejects, e.g. for an
+   * unknown phone, is skipped); returns [] without touching the decoder when the LM's layout is
+   * not the verified one, because of the fix below.
+   *
+   * 5prealpha bug worked around: the trie LM finds a history word among a word's n-grams by
+   * interpolation search bounded by `max_vocab`, the unigram count at load time, and has no
+   * guard for larger ids, so once an added word (id ≥ max_vocab) is a history word the search
+   * reads past the n-gram arrays (SIGSEGV in bitarr_read_int25, seen after a few sessions).
+   * Newer sphinxbase returns "not found" for such keys; here every middle/longest n-gram array's
+   * `max_vocab` is raised to the new unigram count (UnigramTable.widenVocabulary), which makes
+   * the same search correct: stored ids are all below the old bound, so a larger key is simply
+   * not found.
+   */
+  addWords(entries: { word: string; phones: string }[]): string[] {
+    if (this.inUtt) throw new Error('pocketsphinx: addWords during an utterance');
+    if (entries.length === 0) return [];
+    if (!this.unigramTable()?.canWiden) return [];
+    const added: string[] = [];
+    entries.forEach(({ word, phones }, i) => {
+      if (this.api.ps_add_word(this.handle, word, phones, i === entries.length - 1 ? 1 : 0) >= 0) added.push(word);
+    });
+    this.unigrams = undefined; // ps_add_word reallocated the unigram array
+    const table = this.unigramTable();
+    if (!table?.widenVocabulary()) {
+      // Cannot happen after the check above; never decode with an unpatched LM.
+      this.free();
+      throw new Error('pocketsphinx: LM layout changed while adding words; decoder freed');
+    }
+    return added;
+  }
+
+  private unigrams: UnigramTable | null | undefined;
+
+  /**
+   * Read/write access to the unigram log-probabilities of the decoder's n-gram LM, or null when
+   * the LM's memory layout is not the one checked for (see UnigramTable). Re-fetched after
+   * addWords().
+   */
+  unigramTable(): UnigramTable | null {
+    if (this.unigrams === undefined) this.unigrams = UnigramTable.open(this.api, this.handle, this.lmath);
+    return this.unigrams;
+  }
+
   free(): void {
     if (this.ps === null) return;
     if (this.fe) this.api.fe_free(this.fe);
@@ -471,4 +557,159 @@ export function lmTrimmedDictionary(dict: string, lm: string, cacheDir?: string,
   fs.writeFileSync(tmp, kept.join('\n') + '\n');
   fs.renameSync(tmp, out);
   return out;
+}
+
+/**
+ * Unigram log-probabilities of a decoder's trie n-gram LM, read and written in place.
+ *
+ * Why memory access: sphinxbase 5prealpha has no API to change a word's probability (only
+ * `ngram_model_add_word` for new words, which cannot be undone) and no way to remove a word, yet
+ * keyword boosts must be per session on pooled decoders. The search reads
+ * `trie->unigrams[wid].prob` (a float in the decoder's log base) on every LM lookup, so boosting
+ * means raising that value and restoring it afterwards. The layout (ngram_model_trie_t = an
+ * ngram_model_t of 96 bytes followed by `lm_trie_t *trie`; lm_trie_t's `unigrams` at offset 16;
+ * unigram_t = {float prob; float bo; uint32 next}) is sphinxbase's (ngram_model_internal.h,
+ * lm_trie.h) and is verified before use: the n_counts pointer must equal
+ * ngram_model_get_counts() and the floats read must equal ngram_ng_prob() of the same words;
+ * otherwise `open` returns null and the caller runs without LM boosts.
+ */
+const MIDDLE_SIZE = 48;
+
+export class UnigramTable {
+  private constructor(
+    private readonly api: Api,
+    /** The trie n-gram model inside the search's model set. */
+    readonly model: Ptr,
+    private readonly lmset: Ptr,
+    private readonly counts: Ptr,
+    /** Decoder log units per log10 unit. */
+    readonly perLog10: number,
+  ) {}
+
+  static open(api: Api, ps: Ptr, lmath: Ptr): UnigramTable | null {
+    const name = api.ps_get_search(ps);
+    if (!name) return null;
+    const set = api.ps_get_lm(ps, name);
+    if (!set) return null;
+    const it = api.ngram_model_set_iter(set);
+    if (!it) return null;
+    const lm = api.ngram_model_set_iter_model(it, null);
+    api.ngram_model_set_iter_free(it);
+    if (!lm) return null;
+    const counts = api.ngram_model_get_counts(lm);
+    if (!counts) return null;
+    try {
+      const nCountsField = koffi.decode(lm, 8, 'void *') as Ptr;
+      if (koffi.address(nCountsField) !== koffi.address(counts)) return null;
+    } catch {
+      return null;
+    }
+    const t = new UnigramTable(api, lm, set, counts, api.logmath_log10_to_log(lmath, 1000) / 1000);
+    const n = koffi.decode(counts, 'uint32_t') as number;
+    if (!(n > 10)) return null;
+    const used = new Int32Array(1);
+    for (const wid of [0, 1, Math.floor(n / 3), Math.floor(n / 2), n - 1]) {
+      const expect = api.ngram_ng_prob(lm, wid, null, 0, used);
+      const got = t.readRaw(wid);
+      if (got === null || Math.trunc(got) !== expect) return null;
+    }
+    return t;
+  }
+
+  private base(): Ptr | null {
+    const trie = koffi.decode(this.model, 96, 'void *') as Ptr | null;
+    if (!trie) return null;
+    return koffi.decode(trie, 16, 'void *') as Ptr | null;
+  }
+
+  private readRaw(wid: number): number | null {
+    const u = this.base();
+    return u ? (koffi.decode(u, wid * 12, 'float') as number) : null;
+  }
+
+  /** The LM's word id of `word` (the trie's own ids), or -1 when the LM lacks it. */
+  wid(word: string): number {
+    const w = this.api.ngram_wid(this.model, word);
+    if (w < 0) return -1;
+    // ngram_wid answers unknown words with <UNK>'s id when the LM has one.
+    const back = this.api.ngram_word(this.model, w);
+    return back === word ? w : -1;
+  }
+
+  /** log10 unigram probability of a word id. */
+  get(wid: number): number {
+    const raw = this.readRaw(wid);
+    if (raw === null) throw new Error('pocketsphinx: unigram table unavailable');
+    return raw / this.perLog10;
+  }
+
+  /** Set a word id's log10 unigram probability. Call flush() after a batch of changes. */
+  set(wid: number, log10: number): void {
+    const u = this.base();
+    if (!u) throw new Error('pocketsphinx: unigram table unavailable');
+    koffi.encode(u, wid * 12, 'float', log10 * this.perLog10);
+  }
+
+  /**
+   * The trie's n-gram arrays (middle orders, then the longest), each as the base_t at `off` in
+   * the block `ptr` points to: {uint8 word_bits; uint8 total_bits; uint32 word_mask; uint8 *base;
+   * uint32 insert_index; uint32 max_vocab} (lm_trie.h), middle_t being 48 bytes. Null when the
+   * layout does not check out (mask consistent with the bit count, bound near the unigram count).
+   */
+  private ngramArrays(): { ptr: Ptr; off: number }[] | null {
+    const trie = koffi.decode(this.model, 96, 'void *') as Ptr | null;
+    if (!trie) return null;
+    const begin = koffi.decode(trie, 24, 'void *') as Ptr | null;
+    const end = koffi.decode(trie, 32, 'void *') as Ptr | null;
+    const longest = koffi.decode(trie, 40, 'void *') as Ptr | null;
+    if (!begin || !end || !longest) return null;
+    const nMiddle = (Number(koffi.address(end)) - Number(koffi.address(begin))) / MIDDLE_SIZE;
+    if (!Number.isInteger(nMiddle) || nMiddle < 0 || nMiddle > 3) return null;
+    const arrays = [...Array.from({ length: nMiddle }, (_, i) => ({ ptr: begin, off: i * MIDDLE_SIZE })), { ptr: longest, off: 0 }];
+    const n = this.unigramCount();
+    for (const a of arrays) {
+      const bits = koffi.decode(a.ptr, a.off, 'uint8_t') as number;
+      const mask = koffi.decode(a.ptr, a.off + 4, 'uint32_t') as number;
+      const maxVocab = koffi.decode(a.ptr, a.off + 20, 'uint32_t') as number;
+      if (!(bits >= 1 && bits <= 25) || mask !== 2 ** bits - 1) return null;
+      if (!(maxVocab <= n && maxVocab > n / 2 && n < 2 ** bits)) return null;
+    }
+    return arrays;
+  }
+
+  private unigramCount(): number {
+    return koffi.decode(this.counts, 'uint32_t') as number;
+  }
+
+  /** Whether widenVocabulary() can work (so words may be added safely). */
+  get canWiden(): boolean {
+    return this.ngramArrays() !== null;
+  }
+
+  /** The unigram count and every n-gram array's max_vocab (for tests of the addWords fix). */
+  vocabularyBounds(): { unigrams: number; maxVocab: number[] } | null {
+    const arrays = this.ngramArrays();
+    if (!arrays) return null;
+    return { unigrams: this.unigramCount(), maxVocab: arrays.map((a) => koffi.decode(a.ptr, a.off + 20, 'uint32_t') as number) };
+  }
+
+  /** Raise every n-gram array's max_vocab to the current unigram count (see addWords). */
+  widenVocabulary(): boolean {
+    const arrays = this.ngramArrays();
+    if (!arrays) return false;
+    const n = this.unigramCount();
+    for (const a of arrays) koffi.encode(a.ptr, a.off + 20, 'uint32_t', n);
+    return true;
+  }
+
+  /** log10(1/N) for the LM's N unigrams: what ps_add_word gives a new word. */
+  oovLog10(): number {
+    const n = koffi.decode(this.counts, 'uint32_t') as number;
+    return -Math.log10(Math.max(1, n));
+  }
+
+  /** Drop the LM's cached scores (sphinxbase caches backoffs of recent histories). */
+  flush(): void {
+    this.api.ngram_model_flush(this.lmset);
+  }
 }
