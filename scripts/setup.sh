@@ -6,8 +6,8 @@ cd "$(dirname "$0")/.."
 
 # libpocketsphinx3 + pocketsphinx-en-us: the offline English recognizer.
 # ffmpeg, sox: container decoding (and test fixtures). python3-onnx/numpy: ONNX test fixtures.
-# chromium: the live-page browser test.
-APT_PACKAGES=(libpocketsphinx3 pocketsphinx-en-us ffmpeg sox libsox-fmt-all python3-onnx python3-numpy bzip2 chromium)
+# chromium: the live-page browser test. espeak-ng: pronunciations of keyword-boosted names (and test speech).
+APT_PACKAGES=(libpocketsphinx3 pocketsphinx-en-us ffmpeg sox libsox-fmt-all python3-onnx python3-numpy bzip2 chromium espeak-ng)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -42,9 +42,9 @@ const BACKEND_MODULES: Record<EngineKind, URL> = {
 
 /** What an engine kind can do, before its workers are up (workers report the real info). */
 const STATIC_INFO: Record<EngineKind, EngineInfo> = {
-  pocketsphinx: { name: 'pocketsphinx', languages: ['en'], streaming: true, wordTimestamps: true, wordConfidence: true },
+  pocketsphinx: { name: 'pocketsphinx', languages: ['en'], streaming: true, wordTimestamps: true, wordConfidence: true, keywords: true },
   sherpa: { name: 'sherpa-onnx', languages: [], streaming: true, wordTimestamps: true, wordConfidence: false },
-  scripted: { name: 'scripted', languages: ['en'], streaming: true, wordTimestamps: true, wordConfidence: false },
+  scripted: { name: 'scripted', languages: ['en'], streaming: true, wordTimestamps: true, wordConfidence: false, keywords: false },
 };
 
 export function createEngine(cfg: EngineConfig): WorkerEngine {

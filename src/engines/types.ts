@@ -107,6 +107,8 @@ export interface EngineInfo {
   wordTimestamps: boolean;
   /** Whether per-word confidences are real posteriors (false: a constant placeholder). */
   wordConfidence: boolean;
+  /** Whether `keywords` boosting is honoured (undefined: unknown, treated as not honoured for warnings). */
+  keywords?: boolean;
 }
 
 export interface Engine {

@@ -149,7 +149,7 @@ class Script {
 
 export class ScriptedBackend implements Backend {
   readonly cfg: Required<ScriptedConfig>;
-  readonly info: EngineInfo = { name: 'scripted', languages: ['en'], streaming: true, wordTimestamps: true, wordConfidence: false };
+  readonly info: EngineInfo = { name: 'scripted', languages: ['en'], streaming: true, wordTimestamps: true, wordConfidence: false, keywords: false };
 
   constructor(config: ScriptedConfig = {}) {
     this.cfg = {

@@ -245,6 +245,8 @@ export class SherpaBackend implements Backend {
       streaming: true,
       wordTimestamps: true,
       wordConfidence: families.length > 0 && families.every(Boolean),
+      // Hotwords need a streaming transducer decoded with modified_beam_search (online.ts).
+      keywords: !!this.cfg.streaming && this.cfg.streaming.family === 'transducer' && this.cfg.hotwords.enabled,
     };
   }
 
