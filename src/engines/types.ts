@@ -107,6 +107,8 @@ export interface EngineInfo {
   wordTimestamps: boolean;
   /** Whether per-word confidences are real posteriors (false: a constant placeholder). */
   wordConfidence: boolean;
+  /** True when the engine boosts `keywords`; absent or false: keywords are ignored (and the response says so). */
+  keywords?: boolean;
 }
 
 export interface Engine {

@@ -193,8 +193,7 @@ export class TranscriptSession {
 /** What the engine itself cannot serve of these options. */
 function engineWarnings(options: TranscriptionOptions, engine: Engine): Warning[] {
   const w: Warning[] = [];
-  const info = engine.info as { keywords?: boolean };
-  if (options.keywords.length && info.keywords === false) {
+  if (options.keywords.length && engine.info.keywords !== true) {
     w.push({ option: 'keywords', message: `keyword boosting is not supported by the ${engine.info.name} engine; keywords were ignored` });
   }
   return w;
