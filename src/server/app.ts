@@ -69,8 +69,12 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   if (ring && ring.size === 0) throw new Error('auth is enabled but no API key is configured');
 
   // Errors in the shape of the path: legacy {status, message, errors}; /waves/v1/stt* {error, request_id, details}.
-  const sendError = (req: FastifyRequest, reply: FastifyReply, status: number, body: Record<string, unknown>) =>
-    reply.code(status).send(errorBody(req.url, req.id, body));
+  const sendError = (req: FastifyRequest, reply: FastifyReply, status: number, body: Record<string, unknown>) => {
+    // A 413 is answered before the body is read: close the connection rather than keep a socket
+    // whose upload nobody will read (it would also hold up shutdown until the keep-alive timeout).
+    if (status === 413) reply.header('connection', 'close');
+    return reply.code(status).send(errorBody(req.url, req.id, body));
+  };
 
   app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
     if (err instanceof ApiError) {
