@@ -78,11 +78,20 @@ export interface TranscribeOptions {
   genderDetection?: boolean;
   ageDetection?: boolean;
   numerals?: boolean | 'auto';
+  /** Inverse text normalization (numbers, dates, money → written form). */
+  itnNormalize?: boolean;
+  /** Master switch for punctuation, casing and ITN (default true). */
+  format?: boolean;
+  punctuate?: boolean;
+  capitalize?: boolean;
   redactPii?: boolean;
   redactPci?: boolean;
   /** Boosted words, "word" or "word:weight". */
   keywords?: string[];
   webhookUrl?: string;
+  webhookMethod?: 'POST' | 'GET';
+  /** Returned with the webhook delivery. */
+  webhookExtra?: Record<string, string>;
   /** Raw (headerless) audio: its encoding and sample rate. */
   encoding?: AudioEncoding;
   sampleRate?: number;
@@ -112,12 +121,24 @@ export interface StreamOptions {
   /** Trailing silence that ends a segment, 100..10000 ms (server default 800). */
   eouTimeoutMs?: number;
   endpointing?: boolean;
+  /** Trailing silence (ms) that ends a segment when endpointing (capped by eouTimeoutMs). */
+  endpointingTimeoutMs?: number;
   vadEvents?: boolean;
   maxWords?: number;
+  /** false: no word-count finals (finalize yourself). */
+  finalizeOnWords?: boolean;
   externalSessionId?: string;
   keywords?: string[];
   diarize?: boolean;
   numerals?: boolean | 'auto';
+  /** Inverse text normalization (numbers, dates, money → written form). */
+  itnNormalize?: boolean;
+  /** Master switch for punctuation, casing and ITN (default true). */
+  format?: boolean;
+  punctuate?: boolean;
+  capitalize?: boolean;
+  emotionDetection?: boolean;
+  genderDetection?: boolean;
   redactPii?: boolean;
   redactPci?: boolean;
   params?: Record<string, string | number | boolean>;
