@@ -142,6 +142,8 @@ export class LiveSession {
   /** Input held while a finalize/close waits for the decoder (keeps order). */
   private held: Input[] | null = null;
   private clientClosing = false;
+  /** An end (close_stream, close frame, idle, shutdown) is queued or done: later ones are no-ops. */
+  private endRequested = false;
 
   constructor(
     private readonly socket: WebSocket,
@@ -260,10 +262,19 @@ export class LiveSession {
 
   private onMessage(data: Buffer | Buffer[] | ArrayBuffer, isBinary: boolean): void {
     const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
-    this.enqueue({ kind: 'message', buf, isBinary });
+    this.route({ kind: 'message', buf, isBinary });
   }
 
   private enqueue(input: Input): void {
+    if (input.kind === 'end') {
+      if (this.endRequested) return;
+      this.endRequested = true;
+    }
+    this.route(input);
+  }
+
+  /** Handle now, or after the finalize/close that is waiting for the decoder. */
+  private route(input: Input): void {
     if (this.held) this.held.push(input);
     else this.handle(input);
   }
@@ -290,6 +301,8 @@ export class LiveSession {
         });
       case 'close_stream':
       case 'end':
+        if (this.endRequested) return;
+        this.endRequested = true;
         return this.afterDecoderReady(() => this.end());
       case 'keepalive':
         this.lastActivityAt = Date.now();
@@ -319,7 +332,7 @@ export class LiveSession {
       } finally {
         const q = this.held ?? [];
         this.held = null;
-        for (const input of q) this.enqueue(input);
+        for (const input of q) this.route(input);
       }
     };
     ready.then(resume, (err) => {
@@ -399,7 +412,7 @@ export class LiveSession {
       this.paused = false;
       this.socket.resume();
     }
-    if (this.ended) return;
+    if (this.endRequested) return;
     const now = Date.now();
     if (now - this.lastActivityAt > this.config.limits.sessionIdleMs) {
       this.sendError(`No audio received for ${Math.round(this.config.limits.sessionIdleMs / 1000)} s; closing the session`);

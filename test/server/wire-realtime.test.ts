@@ -143,7 +143,7 @@ describe('real-time wire (scripted engine)', () => {
         // Several sessions at once (as a busy server sees them): some start before their audio
         // decoder's converter is initialised, so their first frames wait inside the decoder.
         const clients = await Promise.all(
-          Array.from({ length: 6 }, () => openLive(wsUrl(s, '/waves/v1/stt/live', `?encoding=${encoding}${q}&endpointing=false`), authHeaders(s.key))),
+          Array.from({ length: 3 }, () => openLive(wsUrl(s, "/waves/v1/stt/live", `?encoding=${encoding}${q}&endpointing=false`), authHeaders(s.key))),
         );
         for (const c of clients) {
           // One synchronous burst: every frame and the finalize leave in the same tick.
