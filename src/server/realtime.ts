@@ -1,9 +1,18 @@
 /**
  * Real-time transcription over WebSocket with Pulse's protocol.
  *
- * Params and auth are checked before the upgrade (HTTP 400/401 in Pulse's shape). Binary frames
- * are decoded incrementally to 16 kHz PCM and pushed to an engine stream; engine events are mapped
- * to Pulse's JSON events. Decoding happens in the engine's worker threads, never here.
+ * Params and auth are checked before the upgrade (HTTP 400/401 in the path's error shape). Binary
+ * frames are decoded incrementally to 16 kHz PCM (main thread, cheap) and pushed both to an engine
+ * stream (recognition in the engine's worker threads) and to the session's `TranscriptSession`
+ * (audio stages). Every engine event runs through the pipeline in order (`session.final()` /
+ * `session.partial()`) and is formatted by pulse-format.ts.
+ *
+ * Client messages are handled strictly in order: binary audio; `{"type":"finalize"}` (covers every
+ * byte received before it: it waits for the audio decoder to be initialised and drains what it
+ * held); `close_stream` / `end`; `keepalive` (answered with `{"type":"pong"}`, resets the idle
+ * timer); any other JSON is ignored with a debug log; non-JSON text gets an error event.
+ * A client close frame is answered only after pending audio is flushed and the last final
+ * (is_last) is sent, within `limits.closeFlushMs`.
  *
  * Flow control: when a session has more undecoded audio queued than `highWaterSeconds`, the
  * socket is paused so TCP back-pressure slows the sender (nothing is dropped); a session whose
