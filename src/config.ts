@@ -1,12 +1,16 @@
 /**
- * Runtime configuration, from environment variables (and CLI flags layered on top by the CLI).
- * Every limit the server enforces lives here, so each is configurable.
+ * Runtime configuration, from environment variables (CLI flags are applied as variables before
+ * anything is derived, so `--engine sherpa` and `COCHLEA_ENGINE=sherpa` give the same config).
+ * Every limit the server enforces lives here, so each is configurable. This is the only module
+ * that reads `process.env`; code that runs without a Config at hand (worker threads, the model
+ * tools, the ffmpeg wrapper) uses the small getters at the end of this file.
  */
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { backendConfigFromEnv, parseEngineKind, type EngineKind } from './engines/registry.ts';
 
-export type EngineKind = 'pocketsphinx' | 'sherpa' | 'scripted';
+export type { EngineKind } from './engines/registry.ts';
+export { DEFAULT_SHERPA_CONFIG } from './engines/registry.ts';
 
 export interface Limits {
   /** Largest accepted request body / fetched URL, bytes. */
@@ -31,6 +35,8 @@ export interface Limits {
   maxBufferedSeconds: number;
   /** On shutdown, time given to live sessions to deliver their last final, ms. */
   shutdownDrainMs: number;
+  /** On a client's close frame, time allowed to flush and send the last final before closing, ms. */
+  closeFlushMs: number;
   /** A connection must send complete request headers (or a WebSocket upgrade) within this, ms. */
   headersTimeoutMs: number;
   /** An upload that sends nothing for this long is closed, ms. */
@@ -113,33 +119,6 @@ function boolEnv(v: string | undefined): boolean | undefined {
   throw new Error(`expected a boolean, got "${v}"`);
 }
 
-/**
- * The sherpa-onnx backend's model choice: COCHLEA_SHERPA_CONFIG is inline JSON or a JSON file path.
- * Default: English streaming Zipformer, finals re-decoded by SenseVoice (two-pass), Whisper for
- * other languages, Silero VAD for long files. Catalog names refer to `cochlea models pull` bundles.
- */
-export const DEFAULT_SHERPA_CONFIG = {
-  streaming: 'streaming-zipformer-en-2023-06-26',
-  offline: ['sense-voice-zh-en-ja-ko-yue-2024-07-17', 'whisper-tiny'],
-  vad: 'silero-vad',
-  twoPass: true,
-};
-
-function sherpaConfig(v: string | undefined): unknown {
-  return jsonSetting('COCHLEA_SHERPA_CONFIG', v, DEFAULT_SHERPA_CONFIG);
-}
-
-/** A backend setting given as inline JSON or as the path of a JSON file. */
-function jsonSetting(name: string, v: string | undefined, def: unknown): unknown {
-  if (!v) return def;
-  const text = v.trim().startsWith('{') ? v : fs.readFileSync(v, 'utf8');
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${name} is not valid JSON: ${(e as Error).message}`);
-  }
-}
-
 export function defaultConfigDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.COCHLEA_CONFIG_DIR) return path.resolve(env.COCHLEA_CONFIG_DIR);
   const base = env.XDG_CONFIG_HOME || path.join(os.homedir(), '.config');
@@ -148,10 +127,7 @@ export function defaultConfigDir(env: NodeJS.ProcessEnv = process.env): string {
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const configDir = defaultConfigDir(env);
-  const kind = (env.COCHLEA_ENGINE ?? 'pocketsphinx') as EngineKind;
-  if (kind !== 'pocketsphinx' && kind !== 'sherpa' && kind !== 'scripted') {
-    throw new Error(`COCHLEA_ENGINE must be pocketsphinx, sherpa or scripted (tests), got "${kind}"`);
-  }
+  const kind: EngineKind = parseEngineKind(env.COCHLEA_ENGINE);
   const MB = 1024 * 1024;
   const metricsMode = (env.COCHLEA_METRICS || 'auth') as MetricsMode;
   if (!['auth', 'public', 'off'].includes(metricsMode)) {
@@ -172,12 +148,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       kind,
       workers: num(env, 'COCHLEA_WORKERS', os.availableParallelism()),
       vadModel: env.COCHLEA_VAD_MODEL || undefined,
-      backendConfig:
-        kind === 'sherpa'
-          ? sherpaConfig(env.COCHLEA_SHERPA_CONFIG)
-          : kind === 'scripted'
-            ? jsonSetting('COCHLEA_SCRIPTED_CONFIG', env.COCHLEA_SCRIPTED_CONFIG, undefined)
-            : jsonSetting('COCHLEA_POCKETSPHINX_CONFIG', env.COCHLEA_POCKETSPHINX_CONFIG, undefined),
+      backendConfig: backendConfigFromEnv(kind, env),
     },
     pipeline: {
       utteranceGapSeconds: num(env, 'COCHLEA_UTTERANCE_GAP', 0.8),
@@ -196,6 +167,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxFrameBytes: num(env, 'COCHLEA_MAX_FRAME_BYTES', 1 * MB),
       maxBufferedSeconds: num(env, 'COCHLEA_MAX_BUFFERED_SECONDS', 60),
       shutdownDrainMs: num(env, 'COCHLEA_SHUTDOWN_DRAIN_MS', 10_000),
+      closeFlushMs: num(env, 'COCHLEA_CLOSE_FLUSH_MS', 5_000),
       headersTimeoutMs: num(env, 'COCHLEA_HEADERS_TIMEOUT_MS', 15_000),
       bodyIdleMs: num(env, 'COCHLEA_BODY_IDLE_MS', 30_000),
       minUploadBytesPerSecond: num(env, 'COCHLEA_MIN_UPLOAD_BYTES_PER_SEC', 1024),
@@ -208,4 +180,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       host: env.COCHLEA_METRICS_HOST || env.HOST || '0.0.0.0',
     },
   };
+}
+
+/** The process environment (for the CLI's IO, which passes it to clients: COCHLEA_URL, COCHLEA_API_KEY). */
+export function processEnv(): NodeJS.ProcessEnv {
+  return process.env;
+}
+
+/** `COCHLEA_FFMPEG`: the ffmpeg binary used for container formats (default `ffmpeg` on PATH). */
+export function ffmpegPath(env: NodeJS.ProcessEnv = process.env): string {
+  return env.COCHLEA_FFMPEG || 'ffmpeg';
+}
+
+/** `COCHLEA_MODELS_CATALOG`: a model catalog JSON replacing the bundled one (mirrors, air-gapped installs). */
+export function modelsCatalogFile(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.COCHLEA_MODELS_CATALOG || undefined;
 }

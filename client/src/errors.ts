@@ -31,8 +31,9 @@ export class CochleaApiError extends CochleaError {
     this.name = 'CochleaApiError';
     this.status = status;
     this.body = body;
-    this.errors = typeof body === 'object' && body && Array.isArray(body.errors) ? body.errors : [];
-    this.requestId = init.requestId;
+    this.errors =
+      typeof body === 'object' && body ? (Array.isArray(body.errors) ? body.errors : Array.isArray(body.details) ? body.details : []) : [];
+    this.requestId = init.requestId ?? (typeof body === 'object' && body ? body.request_id : undefined);
     this.retryAfterMs = init.retryAfterMs;
   }
 

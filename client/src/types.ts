@@ -4,101 +4,8 @@
  * server adds are kept at run time, the types list the documented ones.
  */
 
-/** Language codes Pulse documents, plus its auto-detection values. */
-export type PulseLanguage =
-  | 'it' | 'es' | 'en' | 'pt' | 'hi' | 'de' | 'fr' | 'uk' | 'ru' | 'kn' | 'ml' | 'pl' | 'mr' | 'gu' | 'cs'
-  | 'sk' | 'te' | 'or' | 'nl' | 'bn' | 'lv' | 'et' | 'ro' | 'pa' | 'fi' | 'sv' | 'bg' | 'ta' | 'hu' | 'da'
-  | 'lt' | 'mt' | 'ja' | 'ko' | 'zh' | 'yue' | 'multi' | 'multi-asian';
-
-export type AudioEncoding = 'linear16' | 'linear32' | 'alaw' | 'mulaw' | 'opus' | 'ogg_opus';
-
-export interface PulseWord {
-  word: string;
-  /** Seconds from the start of the audio (batch) or of the session (real time). */
-  start: number;
-  end: number;
-  confidence: number;
-  speaker?: number | string;
-  speaker_confidence?: number;
-}
-
-export interface PulseUtterance {
-  text: string;
-  start: number;
-  end: number;
-  speaker?: number | string;
-}
-
-/** Response of a pre-recorded (batch) transcription. */
-export interface PulseTranscription {
-  status: 'success';
-  transcription: string;
-  /** Present with `wordTimestamps: true`. */
-  words?: PulseWord[];
-  /** Present with `wordTimestamps: true` (Pulse turns both on together). */
-  utterances?: PulseUtterance[];
-  language?: string;
-  metadata: { duration: number; fileSize: number; filename?: string };
-  request_id: string;
-}
-
-/** Body of an error response in Pulse's shapes (400 / 401 / 413 / 500 ...). */
-export interface PulseErrorBody {
-  status?: 'error';
-  message?: string;
-  error?: string;
-  errors?: { field: string; message: string }[];
-}
-
-// ---------------------------------------------------------------------------------------------
-// Real-time events (server → client)
-
-export interface TranscriptionEvent {
-  type: 'transcription';
-  status: 'success';
-  session_id: string;
-  external_session_id?: string;
-  transcript: string;
-  is_final: boolean;
-  is_last: boolean;
-  language: string;
-  /** Segment start/end in seconds from the session start. */
-  start?: number;
-  end?: number;
-  /** With word timestamps (default on for pulse/get_text). Times relative to the session start. */
-  words?: PulseWord[];
-  /** On finals, with `fullTranscript: true`. */
-  full_transcript?: string;
-  /** On finals, with `sentenceTimestamps: true`. */
-  utterances?: PulseUtterance[];
-  /** True on the final answering a `finalize()`. */
-  from_finalize?: boolean;
-}
-
-export interface SpeechStartedEvent {
-  type: 'speech_started';
-  session_id: string;
-  timestamp: number;
-}
-
-export interface SpeechEndedEvent {
-  type: 'speech_ended';
-  session_id: string;
-  timestamp: number;
-}
-
-/**
- * An error the server reported on an open session (bad frame, wrong encoding, buffer limit...).
- * Some are followed by the server closing the session; that surfaces separately as a close.
- */
-export interface ServerErrorEvent {
-  type: 'error';
-  status: 'error';
-  session_id?: string;
-  message: string;
-}
-
-export type StreamEvent = TranscriptionEvent | SpeechStartedEvent | SpeechEndedEvent | ServerErrorEvent;
+export * from './wire.ts';
+import type { AudioEncoding, PulseLanguage, ServerErrorEvent, StreamEvent, TranscriptionEvent } from './wire.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -171,11 +78,20 @@ export interface TranscribeOptions {
   genderDetection?: boolean;
   ageDetection?: boolean;
   numerals?: boolean | 'auto';
+  /** Inverse text normalization (numbers, dates, money → written form). */
+  itnNormalize?: boolean;
+  /** Master switch for punctuation, casing and ITN (default true). */
+  format?: boolean;
+  punctuate?: boolean;
+  capitalize?: boolean;
   redactPii?: boolean;
   redactPci?: boolean;
   /** Boosted words, "word" or "word:weight". */
   keywords?: string[];
   webhookUrl?: string;
+  webhookMethod?: 'POST' | 'GET';
+  /** Returned with the webhook delivery. */
+  webhookExtra?: Record<string, string>;
   /** Raw (headerless) audio: its encoding and sample rate. */
   encoding?: AudioEncoding;
   sampleRate?: number;
@@ -205,12 +121,24 @@ export interface StreamOptions {
   /** Trailing silence that ends a segment, 100..10000 ms (server default 800). */
   eouTimeoutMs?: number;
   endpointing?: boolean;
+  /** Trailing silence (ms) that ends a segment when endpointing (capped by eouTimeoutMs). */
+  endpointingTimeoutMs?: number;
   vadEvents?: boolean;
   maxWords?: number;
+  /** false: no word-count finals (finalize yourself). */
+  finalizeOnWords?: boolean;
   externalSessionId?: string;
   keywords?: string[];
   diarize?: boolean;
   numerals?: boolean | 'auto';
+  /** Inverse text normalization (numbers, dates, money → written form). */
+  itnNormalize?: boolean;
+  /** Master switch for punctuation, casing and ITN (default true). */
+  format?: boolean;
+  punctuate?: boolean;
+  capitalize?: boolean;
+  emotionDetection?: boolean;
+  genderDetection?: boolean;
   redactPii?: boolean;
   redactPci?: boolean;
   params?: Record<string, string | number | boolean>;

@@ -22,8 +22,9 @@ import type { Detected } from './detect.ts';
 import type { PcmSink } from './sink.ts';
 import { abortError } from './input.ts';
 import { AudioDecodeError, INVALID_FORMAT_MESSAGE, TARGET_SAMPLE_RATE } from './types.ts';
+import { ffmpegPath } from '../config.ts';
 
-export const FFMPEG_PATH = process.env.COCHLEA_FFMPEG ?? 'ffmpeg';
+export const FFMPEG_PATH = ffmpegPath();
 
 export interface FfmpegParams {
   chunks: AsyncIterable<Uint8Array>;

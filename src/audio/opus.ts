@@ -157,6 +157,8 @@ abstract class DeferredOutputDecoder implements StreamDecoder {
   protected abstract decode(chunk: Uint8Array, out: Float32Array[]): string[];
   /** End of input: decode what is left into `out`, return error messages. */
   protected abstract finishStream(out: Float32Array[]): string[];
+  /** Mid-stream: decode packets queued while the decoder was initialising (none if still not ready). */
+  protected abstract decodeQueued(out: Float32Array[]): string[];
   protected abstract free(): void;
 
   push(chunk: Uint8Array): Float32Array {
@@ -171,6 +173,20 @@ abstract class DeferredOutputDecoder implements StreamDecoder {
       throw new AudioDecodeError('corrupt', problems.join('; '));
     }
     return out.length ? sanitize(concatFloat32(out)) : EMPTY;
+  }
+
+  drain(): Float32Array {
+    if (this.flushed) return EMPTY;
+    const out48: Float32Array[] = [];
+    const problems = this.decodeQueued(out48);
+    const out = this.held;
+    this.held = [];
+    out.push(this.rs.process(out48.length ? concatFloat32(out48) : EMPTY));
+    if (problems.length) {
+      this.held = out;
+      throw new AudioDecodeError('corrupt', problems.join('; '));
+    }
+    return sanitize(concatFloat32(out));
   }
 
   flush(): Float32Array {
@@ -242,6 +258,15 @@ export class OpusPacketStreamDecoder extends DeferredOutputDecoder {
       return;
     }
     out.push(mixDown(r.channelData, r.samplesDecoded));
+  }
+
+  protected decodeQueued(out: Float32Array[]): string[] {
+    if (!this.dec || !this.queue.length) return [];
+    const problems: string[] = [];
+    const q = this.queue;
+    this.queue = [];
+    for (const pk of q) this.decodeOne(pk, out, problems);
+    return problems;
   }
 
   protected finishStream(out: Float32Array[]): string[] {
@@ -432,6 +457,16 @@ export class OggOpusStreamDecoder extends DeferredOutputDecoder {
     }
     this.emitted += pcm.length;
     if (pcm.length) out.push(pcm);
+  }
+
+  protected decodeQueued(out: Float32Array[]): string[] {
+    if (!this.dec || !this.queue.length) return [];
+    const problems: string[] = [];
+    const q = this.queue;
+    this.queue = [];
+    this.queuedBytes = 0;
+    for (const p of q) this.decodePacket(p, out, problems);
+    return problems;
   }
 
   protected finishStream(out: Float32Array[]): string[] {

@@ -64,6 +64,11 @@ export class PcmStreamDecoder implements StreamDecoder {
     return sanitize(this.rs.process(this.conv.push(chunk)));
   }
 
+  drain(): Float32Array {
+    if (this.flushed) return new Float32Array(0);
+    return sanitize(this.rs.process(new Float32Array(0)));
+  }
+
   flush(): Float32Array {
     if (this.flushed) return new Float32Array(0);
     try {

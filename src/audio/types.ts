@@ -74,6 +74,12 @@ export interface StreamDecoder {
   /** End of input: returns whatever is still buffered (e.g. resampler tail). */
   flush(): Float32Array;
   /**
+   * Mid-stream: returns the audio held back only because the decoder was not initialised when it
+   * arrived (queued Opus packets, early resampler input). Call after `await ready`. The stream
+   * stays open; a split sample, a partial Ogg page and the resampler's filter delay stay pending.
+   */
+  drain(): Float32Array;
+  /**
    * Resolves when the decoder's wasm parts are initialised (normally at once: they are pooled and
    * pre-compiled at import). push() before that buffers the input; flush() before that throws.
    */

@@ -1,6 +1,7 @@
 /** Shared pieces of the client commands (`cochlea transcribe`, `cochlea stream`). */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { CochleaAbortError, CochleaApiError, CochleaConnectionError, CochleaStreamClosedError } from '../../client/src/index.ts';
+import { processEnv } from '../config.ts';
 
 /** Exit codes the client commands use. Scripts may rely on them. */
 export const EXIT = {
@@ -52,7 +53,7 @@ export function defaultIO(): CliIO {
     stdout: process.stdout,
     stderr: process.stderr,
     stdin: process.stdin,
-    env: process.env,
+    env: processEnv(),
     setExitCode: (c) => {
       process.exitCode = c;
     },

@@ -7,12 +7,13 @@
  *   const result = await engine.recognize(pcm16kMonoFloat32, { language: 'en' });
  *   await engine.close();
  */
-import type { EngineInfo } from './types.ts';
 import type { VadSettings } from './protocol.ts';
+import { ENGINES, ENGINE_KINDS, type EngineKind } from './registry.ts';
 import { WorkerEngine } from './worker-engine.ts';
 import type { WorkerPoolOptions } from './pool.ts';
 
-export type EngineKind = 'pocketsphinx' | 'sherpa' | 'scripted';
+export type { EngineKind } from './registry.ts';
+export { ENGINES, ENGINE_KINDS, isEngineKind, parseEngineKind } from './registry.ts';
 
 export interface EngineConfig {
   kind: EngineKind;
@@ -34,34 +35,21 @@ export const VAD_DEFAULTS: Omit<VadSettings, 'model'> = {
   minSilenceSeconds: 0.25,
 };
 
-const BACKEND_MODULES: Record<EngineKind, URL> = {
-  pocketsphinx: new URL('./pocketsphinx/backend.ts', import.meta.url),
-  sherpa: new URL('./sherpa/backend.ts', import.meta.url),
-  scripted: new URL('./scripted/backend.ts', import.meta.url),
-};
-
-/** What an engine kind can do, before its workers are up (workers report the real info). */
-const STATIC_INFO: Record<EngineKind, EngineInfo> = {
-  pocketsphinx: { name: 'pocketsphinx', languages: ['en'], streaming: true, wordTimestamps: true, wordConfidence: true, keywords: true },
-  sherpa: { name: 'sherpa-onnx', languages: [], streaming: true, wordTimestamps: true, wordConfidence: false },
-  scripted: { name: 'scripted', languages: ['en'], streaming: true, wordTimestamps: true, wordConfidence: false, keywords: false },
-};
-
 export function createEngine(cfg: EngineConfig): WorkerEngine {
-  const module = BACKEND_MODULES[cfg.kind];
-  if (!module) throw new Error(`unknown engine kind "${String(cfg.kind)}" (expected pocketsphinx or sherpa)`);
+  const spec = ENGINES[cfg.kind];
+  if (!spec) throw new Error(`unknown engine kind "${String(cfg.kind)}" (expected one of ${ENGINE_KINDS.join(', ')})`);
   const vad: VadSettings | undefined = cfg.vadModel ? { model: cfg.vadModel, ...VAD_DEFAULTS, ...cfg.vad } : undefined;
   return new WorkerEngine(
     {
       ...cfg.pool,
-      backend: { module: module.href, config: cfg.backendConfig ?? {} },
+      backend: { module: spec.backendModule.href, config: cfg.backendConfig ?? {} },
       size: cfg.workers,
       vad,
     },
-    STATIC_INFO[cfg.kind],
+    spec.info,
   );
 }
 
 export type { Engine, EngineInfo, RecognitionResult, SpeechEvent, SpeechStream } from './types.ts';
 export { EngineError } from './errors.ts';
-export { WorkerEngine, eventReceivedAt } from './worker-engine.ts';
+export { WorkerEngine } from './worker-engine.ts';

@@ -107,7 +107,7 @@ export interface EngineInfo {
   wordTimestamps: boolean;
   /** Whether per-word confidences are real posteriors (false: a constant placeholder). */
   wordConfidence: boolean;
-  /** Whether `keywords` boosting is honoured (undefined: unknown, treated as not honoured for warnings). */
+  /** True when the engine boosts `keywords`; absent or false: keywords are ignored (and the response says so). */
   keywords?: boolean;
 }
 

@@ -45,16 +45,6 @@ function ownCopy(pcm: Float32Array): Float32Array {
 
 let failedCounter = 0;
 
-const receivedAt = new WeakMap<SpeechEvent, number>();
-
-/**
- * When (performance.now() of the main thread) a stream event arrived from its worker, for
- * measuring what a consumer adds on top of the engine (the WebSocket server reports it).
- */
-export function eventReceivedAt(e: SpeechEvent): number | undefined {
-  return receivedAt.get(e);
-}
-
 class PooledSpeechStream implements SpeechStream {
   readonly id: string;
   private readonly session: PoolSession;
@@ -122,7 +112,6 @@ class PooledSpeechStream implements SpeechStream {
 
   private deliver(e: SpeechEvent): void {
     if (this.done) return;
-    receivedAt.set(e, performance.now());
     if (this.waiter) {
       const w = this.waiter;
       this.waiter = null;

@@ -13,6 +13,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { modelsCatalogFile } from '../config.ts';
 
 export type ModelKind = 'asr' | 'vad' | 'speaker-segmentation' | 'speaker-embedding' | 'punctuation';
 export type ArchiveType = 'tar.bz2' | 'none';
@@ -112,7 +113,7 @@ const DEFAULT_CATALOG = path.join(path.dirname(fileURLToPath(import.meta.url)), 
 const cache = new Map<string, Catalog>();
 
 /** Load the catalog (COCHLEA_MODELS_CATALOG overrides the bundled one). Cached per path. */
-export function loadCatalog(file = process.env.COCHLEA_MODELS_CATALOG || DEFAULT_CATALOG): Catalog {
+export function loadCatalog(file = modelsCatalogFile() ?? DEFAULT_CATALOG): Catalog {
   const hit = cache.get(file);
   if (hit) return hit;
   let data: unknown;

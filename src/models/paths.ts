@@ -7,8 +7,9 @@
  */
 import os from 'node:os';
 import path from 'node:path';
+import { processEnv } from '../config.ts';
 
-export function defaultModelsDir(env: NodeJS.ProcessEnv = process.env): string {
+export function defaultModelsDir(env: NodeJS.ProcessEnv = processEnv()): string {
   if (env.COCHLEA_MODELS_DIR) return path.resolve(env.COCHLEA_MODELS_DIR);
   const cache = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME)
     ? env.XDG_CACHE_HOME

@@ -3,10 +3,10 @@
  * speaks the Pulse protocol; audio decoding, recognition and result building live below it.
  */
 import crypto from 'node:crypto';
-import Fastify, { LogController, type FastifyInstance, type FastifyError } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Config } from '../config.ts';
 import type { Engine } from '../engines/types.ts';
-import { ApiError, INTERNAL_ERROR_BODY, badRequest, payloadTooLarge } from './errors.ts';
+import { ApiError, INTERNAL_ERROR_BODY, badRequest, errorBody, payloadTooLarge } from './errors.ts';
 import { KeyRing, checkAuth } from './auth.ts';
 import websocket from '@fastify/websocket';
 import { batchRoutes } from './batch.ts';
@@ -61,6 +61,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     keepAliveTimeout: 10_000,
     // On close, drop idle keep-alive sockets but let in-flight requests finish.
     forceCloseConnections: 'idle',
+    // Every route answers with and without a trailing slash (Pulse's SDK and LiveKit post to /waves/v1/stt/).
+    routerOptions: { ignoreTrailingSlash: true },
   });
   guardConnections(app.server, {
     headersTimeoutMs: config.limits.headersTimeoutMs,
@@ -105,33 +107,41 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const ring = config.auth.enabled ? new KeyRing(deps.keys ?? []) : undefined;
   if (ring && ring.size === 0) throw new Error('auth is enabled but no API key is configured');
 
+  // Errors in the shape of the path: legacy {status, message, errors}; /waves/v1/stt* {error, request_id, details}.
+  const sendError = (req: FastifyRequest, reply: FastifyReply, status: number, body: Record<string, unknown>) => {
+    // A 413 is answered before the body is read: close the connection rather than keep a socket
+    // whose upload nobody will read (it would also hold up shutdown until the keep-alive timeout).
+    if (status === 413) reply.header('connection', 'close');
+    return reply.code(status).send(errorBody(req.url, req.id, body));
+  };
+
   app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
     if (err instanceof ApiError) {
       // Capacity answers (503) are expected under load: one warning line, no stack trace.
       if (err.statusCode === 503) req.log.warn({ statusCode: 503, reason: err.message }, 'request refused: server busy or unavailable');
       else if (err.statusCode >= 500) req.log.error({ err }, 'request failed');
-      return reply.code(err.statusCode).send(err.body);
+      return sendError(req, reply, err.statusCode, err.body);
     }
     const code = (err as FastifyError).code;
     if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return reply.code(413).send(payloadTooLarge(req.routeOptions.bodyLimit ?? 0).body);
+      return sendError(req, reply, 413, payloadTooLarge(req.routeOptions.bodyLimit ?? 0).body);
     }
     if (code === 'FST_ERR_CTP_INVALID_JSON' || code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || err instanceof SyntaxError) {
-      return reply.code(400).send(badRequest('Invalid JSON body', [{ field: 'body', message: err.message }]).body);
+      return sendError(req, reply, 400, badRequest('Invalid JSON body', [{ field: 'body', message: err.message }]).body);
     }
     if ((err as FastifyError).validation) {
-      return reply.code(400).send(badRequest(err.message).body);
+      return sendError(req, reply, 400, badRequest(err.message).body);
     }
     const status = (err as FastifyError).statusCode;
     if (status && status >= 400 && status < 500) {
-      return reply.code(status).send({ status: 'error', message: err.message, errors: [] });
+      return sendError(req, reply, status, { status: 'error', message: err.message, errors: [] });
     }
     req.log.error({ err }, 'unhandled error');
-    return reply.code(500).send(INTERNAL_ERROR_BODY);
+    return sendError(req, reply, 500, { ...INTERNAL_ERROR_BODY });
   });
 
   app.setNotFoundHandler((req, reply) => {
-    reply.code(404).send({ status: 'error', message: `Route ${req.method} ${req.url.split('?')[0]} not found`, errors: [] });
+    sendError(req, reply, 404, { status: 'error', message: `Route ${req.method} ${req.url.split('?')[0]} not found`, errors: [] });
   });
 
   app.addHook('onSend', async (req, reply, payload) => {
@@ -168,10 +178,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(async (api) => {
     api.addHook('onRequest', async (req, reply) => {
       const err = checkAuth(ring, req.headers, req.query);
-      if (err) return reply.code(err.statusCode).send(err.body);
+      if (err) return sendError(req, reply, err.statusCode, err.body);
     });
-    await api.register(batchRoutes, { config, engine, fetcher });
-    await api.register(realtimeRoutes, { config, engine, registry });
+    await api.register(batchRoutes, { config, service, fetcher });
+    await api.register(realtimeRoutes, { config, service, registry });
   });
   // OpenAI-compatible API: its own auth hook and error shapes (openai.ts).
   await app.register(openAiRoutes, { prefix: '/v1', config, ring });

@@ -1,16 +1,22 @@
 /**
  * Pre-recorded transcription: POST a raw audio body or JSON `{"url": ...}` to any of Pulse's batch
- * paths. The body is streamed into the audio decoder through a byte counter that fails with 413
- * past the limit, so an oversized upload is never buffered whole.
+ * paths. Four steps, each its own function:
+ *
+ *   audioSource()   the request body (raw bytes, or the fetched URL) as a byte stream
+ *   decodeBody()    the stream → 16 kHz mono PCM, through a byte counter that fails with 413 past
+ *                   the limit (an oversized upload is never buffered whole)
+ *   transcribe()    the TranscriptionService: engine + every pipeline stage
+ *   formatBatchResponse() (pulse-format.ts) → Pulse's JSON
+ * Errors are mapped to Pulse's shapes by `mapDecodeError` / `mapEngineError`.
  */
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Config } from '../config.ts';
-import type { Engine } from '../engines/types.ts';
+import type { TranscriptionService } from '../pipeline/service.ts';
+import type { Transcript } from '../pipeline/types.ts';
 import { AudioDecodeError } from '../audio/index.ts';
-import { baseTranscript, splitUtterances } from '../pipeline/index.ts';
 import { ApiError, INVALID_FORMAT_MESSAGE, badRequest, payloadTooLarge, serviceUnavailable } from './errors.ts';
-import { parseBatchQuery, type BatchOptions } from './params.ts';
+import { parseBatchQuery, type BatchRequest } from './params.ts';
 import { formatBatchResponse } from './pulse-format.ts';
 import { limitBytes, type UrlFetcher } from './url-fetch.ts';
 import { resolveLanguage } from './languages.ts';
@@ -18,11 +24,15 @@ import { EngineError } from '../engines/errors.ts';
 import { deliverWebhook } from './webhook.ts';
 import { decodeAudioObserved } from './metrics.ts'; // decodeAudio + decode-error metric by format
 
+/** Batch paths; each also answers with a trailing slash (the server ignores trailing slashes). */
 export const BATCH_PATHS = ['/waves/v1/pulse/get_text', '/api/v1/pulse/get_text', '/waves/v1/stt'] as const;
+
+/** The legacy batch endpoint defaults to multi-eu when no language is given (pulse-spec §3.2). */
+const LEGACY_DEFAULT_LANGUAGE = 'multi-eu';
 
 interface Opts {
   config: Config;
-  engine: Engine;
+  service: TranscriptionService;
   fetcher: UrlFetcher;
 }
 
@@ -46,6 +56,65 @@ function isJson(req: FastifyRequest): boolean {
   return /^application\/(?:[\w.+-]+\+)?json\b/i.test(req.headers['content-type'] ?? '');
 }
 
+interface AudioSource {
+  stream: Readable;
+  filename?: string;
+}
+
+/** The body as audio bytes: a raw body as is, a JSON `{url}` body fetched. */
+async function audioSource(req: FastifyRequest, request: BatchRequest, config: Config, fetcher: UrlFetcher, signal: AbortSignal): Promise<AudioSource> {
+  if (isJson(req)) {
+    const body = req.body as { url?: unknown } | null;
+    // Only a parsed JSON object's own `url` is ever an audio URL (never a stream's request-line url).
+    if (!body || typeof body !== 'object' || body instanceof Readable || !Object.hasOwn(body, 'url') || typeof body.url !== 'string' || !body.url) {
+      throw badRequest('JSON body must be {"url": "<http(s) URL of the audio>"}', [{ field: 'url', message: 'required' }]);
+    }
+    if (request.model === 'pulse-pro') {
+      throw badRequest('model "pulse-pro" takes raw audio bytes only (as on Pulse); send the audio as the request body', [
+        { field: 'url', message: 'URL input is not available with pulse-pro' },
+      ]);
+    }
+    const fetched = await fetcher.fetch(body.url, signal);
+    return { stream: fetched.body, filename: fetched.filename };
+  }
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > config.limits.maxBodyBytes) throw payloadTooLarge(config.limits.maxBodyBytes);
+  return { stream: (req.body as Readable | undefined) ?? req.raw, filename: filenameFromHeaders(req) };
+}
+
+function mapDecodeError(e: unknown, config: Config): unknown {
+  if (!(e instanceof AudioDecodeError)) return e;
+  if (e.code === 'invalid_format') return badRequest(INVALID_FORMAT_MESSAGE, [{ field: 'body', message: e.message }]);
+  if (e.code === 'too_long') {
+    return badRequest(`Audio is longer than the maximum of ${config.limits.maxAudioSeconds} seconds`, [{ field: 'body', message: e.message }]);
+  }
+  if (e.code === 'server') return serviceUnavailable(e.message);
+  if (e.code === 'timeout') return badRequest(`Audio decoding timed out: ${e.message}`, [{ field: 'body', message: 'timeout' }]);
+  return badRequest(e.code === 'empty' ? 'Audio file is empty' : `Could not decode audio: ${e.message}`, [{ field: 'body', message: e.code }]);
+}
+
+/** Decode the whole body; returns the PCM and the bytes read. */
+async function decodeBody(source: AudioSource, request: BatchRequest, config: Config, signal: AbortSignal): Promise<{ pcm: Float32Array; bytes: number }> {
+  const counted = limitBytes(source.stream, config.limits.maxBodyBytes);
+  try {
+    const decoded = await decodeAudioObserved(counted.stream, {
+      encoding: request.encoding,
+      sampleRate: request.sampleRate,
+      maxDurationSeconds: config.limits.maxAudioSeconds,
+      signal,
+    });
+    return { pcm: decoded.pcm, bytes: counted.bytes() };
+  } catch (e) {
+    if (e instanceof ApiError) throw e;
+    // The decoder may report the byte limit as a stream error of its own.
+    if (counted.bytes() > config.limits.maxBodyBytes) throw payloadTooLarge(config.limits.maxBodyBytes);
+    throw mapDecodeError(e, config);
+  } finally {
+    // Drain anything the decoder did not read so the connection stays usable.
+    if (!counted.stream.destroyed) counted.stream.resume();
+  }
+}
+
 /** Engine failures the client can act on get their own status; the rest stay a 500. */
 function mapEngineError(e: unknown): unknown {
   if (!(e instanceof EngineError)) return e;
@@ -64,92 +133,60 @@ function mapEngineError(e: unknown): unknown {
   }
 }
 
-export const batchRoutes: FastifyPluginAsync<Opts> = async (app, { config, engine, fetcher }) => {
+/** Abort when the client goes away before the answer. */
+function clientGone(req: FastifyRequest): { signal: AbortSignal; dispose(): void } {
+  const ac = new AbortController();
+  const onClose = () => {
+    if (!req.raw.complete || !req.raw.socket?.writable) ac.abort();
+  };
+  req.raw.socket?.once('close', onClose);
+  return { signal: ac.signal, dispose: () => req.raw.socket?.off('close', onClose) };
+}
+
+export const batchRoutes: FastifyPluginAsync<Opts> = async (app, { config, service, fetcher }) => {
   // Every non-JSON body is audio: hand the raw stream to the route untouched. Fastify's own
   // text/plain parser would hand the route a string, so it goes too. JSON with a structured
-  // suffix (application/x+json) is JSON: without this parser it reached the route as a raw stream
+  // suffix (application/x+json) is JSON: without its parser it reached the route as a raw stream
   // whose `.url` is the request line's URL, which was then fetched as the audio URL.
   app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
   app.addContentTypeParser(/^application\/[\w.-]+\+json$/i, { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
 
-  const handler = async (req: FastifyRequest) => {
-    const options: BatchOptions = parseBatchQuery(req.query);
-    const language = resolveLanguage(options.language, engine.info);
-    if (options.webhookUrl) fetcher.validate(options.webhookUrl);
+  const handler = (defaultLanguage: string) => async (req: FastifyRequest) => {
+    const t0 = performance.now();
+    const request = parseBatchQuery(req.query, defaultLanguage);
+    const lang = resolveLanguage(request.options.language, service.engine.info);
+    const options = { ...request.options, language: lang.engine };
+    if (request.webhook) fetcher.validate(request.webhook.url);
 
-    const ac = new AbortController();
-    const onClose = () => {
-      if (!req.raw.complete || !req.raw.socket?.writable) ac.abort();
-    };
-    req.raw.socket?.once('close', onClose);
-
+    const gone = clientGone(req);
     try {
-      let source: Readable;
-      let filename: string | undefined;
-      if (isJson(req)) {
-        const body = req.body as { url?: unknown } | null;
-        // Only a parsed JSON object's own `url` is ever an audio URL (never a stream's request-line url).
-        if (!body || typeof body !== 'object' || body instanceof Readable || !Object.hasOwn(body, 'url') || typeof body.url !== 'string' || !body.url) {
-          throw badRequest('JSON body must be {"url": "<http(s) URL of the audio>"}', [{ field: 'url', message: 'required' }]);
-        }
-        const fetched = await fetcher.fetch(body.url, ac.signal);
-        source = fetched.body;
-        filename = fetched.filename;
-      } else {
-        const declared = Number(req.headers['content-length']);
-        if (Number.isFinite(declared) && declared > config.limits.maxBodyBytes) throw payloadTooLarge(config.limits.maxBodyBytes);
-        source = (req.body as Readable | undefined) ?? req.raw;
-        filename = filenameFromHeaders(req);
-      }
-
-      const counted = limitBytes(source, config.limits.maxBodyBytes);
-      let decoded;
+      const source = await audioSource(req, request, config, fetcher, gone.signal);
+      const { pcm, bytes } = await decodeBody(source, request, config, gone.signal);
+      let transcript: Transcript;
       try {
-        decoded = await decodeAudioObserved(counted.stream, {
-          encoding: options.encoding,
-          sampleRate: options.sampleRate,
-          maxDurationSeconds: config.limits.maxAudioSeconds,
-          signal: ac.signal,
-        });
-      } catch (e) {
-        if (e instanceof ApiError) throw e;
-        // The decoder may report the byte limit as a stream error of its own.
-        if (counted.bytes() > config.limits.maxBodyBytes) throw payloadTooLarge(config.limits.maxBodyBytes);
-        if (e instanceof AudioDecodeError) {
-          if (e.code === 'invalid_format') throw badRequest(INVALID_FORMAT_MESSAGE, [{ field: 'body', message: e.message }]);
-          if (e.code === 'too_long') {
-            throw badRequest(`Audio is longer than the maximum of ${config.limits.maxAudioSeconds} seconds`, [{ field: 'body', message: e.message }]);
-          }
-          if (e.code === 'server') throw serviceUnavailable(e.message);
-          if (e.code === 'timeout') throw badRequest(`Audio decoding timed out: ${e.message}`, [{ field: 'body', message: 'timeout' }]);
-          throw badRequest(e.code === 'empty' ? 'Audio file is empty' : `Could not decode audio: ${e.message}`, [{ field: 'body', message: e.code }]);
-        }
-        throw e;
-      } finally {
-        // Drain anything the decoder did not read so the connection stays usable.
-        if (!counted.stream.destroyed) counted.stream.resume();
-      }
-
-      let result;
-      try {
-        result = await engine.recognize(decoded.pcm, { language, keywords: options.keywords, signal: ac.signal });
+        transcript = await service.transcribe(pcm, options, { signal: gone.signal });
       } catch (e) {
         throw mapEngineError(e);
       }
-      // Interim until the server runs the TranscriptionService (pipeline/service.ts).
-      const transcript = baseTranscript(result);
-      transcript.utterances = splitUtterances(transcript.words, {
-        gapSeconds: config.pipeline.utteranceGapSeconds,
-        maxSeconds: config.pipeline.maxUtteranceSeconds,
-      });
-      const response = formatBatchResponse(transcript, { options, requestId: req.id, fileSize: counted.bytes(), filename });
-      if (options.webhookUrl) deliverWebhook(fetcher, options.webhookUrl, response, req.log);
+      if (lang.warning) transcript.warnings = [lang.warning, ...transcript.warnings];
+      const warnings = [...transcript.warnings];
+      if (request.webhook?.method === 'GET') {
+        warnings.push({ option: 'webhook_method', message: 'webhook_method=GET cannot carry the transcript; it was delivered with POST' });
+      }
+      const response = formatBatchResponse(
+        { ...transcript, warnings },
+        { options, model: request.model, requestId: req.id, fileSize: bytes, filename: source.filename, processingMs: performance.now() - t0 },
+      );
+      if (request.webhook) {
+        const extra = request.webhook.extra;
+        deliverWebhook(fetcher, request.webhook.url, Object.keys(extra).length ? { ...response, webhook_extra: extra } : response, req.log);
+      }
       return response;
     } finally {
-      req.raw.socket?.off('close', onClose);
+      gone.dispose();
     }
   };
 
-  for (const path of BATCH_PATHS) app.post(path, handler);
+  for (const path of BATCH_PATHS) app.post(path, handler(path === '/waves/v1/stt' ? 'en' : LEGACY_DEFAULT_LANGUAGE));
 };

@@ -42,3 +42,23 @@ export function serviceUnavailable(message: string): ApiError {
 }
 
 export const INTERNAL_ERROR_BODY = Object.freeze({ error: 'Internal server error' });
+
+/**
+ * Paths of Pulse's current API (`/waves/v1/stt`, `/waves/v1/stt/live`), whose errors use the unified
+ * shape `{error, request_id, details}`; the legacy paths keep `{status, message, errors}`.
+ */
+export function isUnifiedPath(url: string): boolean {
+  const p = url.split('?')[0].replace(/\/+$/, '');
+  return p === '/waves/v1/stt' || p.startsWith('/waves/v1/stt/');
+}
+
+/** An error body in the shape the request's path speaks. */
+export function errorBody(url: string, requestId: string, body: Record<string, unknown>): Record<string, unknown> {
+  if (!isUnifiedPath(url)) return body;
+  const error = String(body.message ?? body.error ?? 'error');
+  const out: Record<string, unknown> = { error, request_id: requestId };
+  const details = body.errors ?? body.details;
+  if (Array.isArray(details) && details.length) out.details = details;
+  for (const k of ['error_code', 'language', 'region']) if (body[k] !== undefined) out[k] = body[k];
+  return out;
+}

@@ -355,11 +355,12 @@ export const openAiRoutes: FastifyPluginAsync<Opts> = async (app, { config, ring
       if (up.error) throw up.error;
       const params = parseParams(up.fields, engine, true);
       if (!up.decoded) throw new OpenAiError(400, 'you must provide a file', 'invalid_request_error', 'file', null);
-      const language = resolveLanguage(params.language ?? 'multi', engine.info);
-      const warnings = [...params.warnings];
+      const resolved = resolveLanguage(params.language ?? 'multi', engine.info);
+      const language = resolved.engine;
+      const warnings = [...params.warnings, ...(resolved.warning ? [resolved.warning] : [])];
       let keywords: Keyword[] = [];
       if (params.prompt?.trim()) {
-        if ((engine.info as { keywords?: boolean }).keywords === true) keywords = promptKeywords(params.prompt);
+        if (engine.info.keywords === true) keywords = promptKeywords(params.prompt);
         else warnings.push({ option: 'prompt', message: `prompt words are used as keyword boosts, which the ${engine.info.name} engine does not support; the prompt was not used` });
       }
       const needTimes = params.responseFormat !== 'json' && params.responseFormat !== 'text';

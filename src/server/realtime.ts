@@ -1,9 +1,18 @@
 /**
  * Real-time transcription over WebSocket with Pulse's protocol.
  *
- * Params and auth are checked before the upgrade (HTTP 400/401 in Pulse's shape). Binary frames
- * are decoded incrementally to 16 kHz PCM and pushed to an engine stream; engine events are mapped
- * to Pulse's JSON events. Decoding happens in the engine's worker threads, never here.
+ * Params and auth are checked before the upgrade (HTTP 400/401 in the path's error shape). Binary
+ * frames are decoded incrementally to 16 kHz PCM (main thread, cheap) and pushed both to an engine
+ * stream (recognition in the engine's worker threads) and to the session's `TranscriptSession`
+ * (audio stages). Every engine event runs through the pipeline in order (`session.final()` /
+ * `session.partial()`) and is formatted by pulse-format.ts.
+ *
+ * Client messages are handled strictly in order: binary audio; `{"type":"finalize"}` (covers every
+ * byte received before it: it waits for the audio decoder to be initialised and drains what it
+ * held); `close_stream` / `end`; `keepalive` (answered with `{"type":"pong"}`, resets the idle
+ * timer); any other JSON is ignored with a debug log; non-JSON text gets an error event.
+ * A client close frame is answered only after pending audio is flushed and the last final
+ * (is_last) is sent, within `limits.closeFlushMs`.
  *
  * Flow control: when a session has more undecoded audio queued than `highWaterSeconds`, the
  * socket is paused so TCP back-pressure slows the sender (nothing is dropped); a session whose
@@ -13,13 +22,14 @@ import crypto from 'node:crypto';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { Config } from '../config.ts';
-import type { Engine, EngineWord, SpeechEvent, SpeechStream } from '../engines/types.ts';
-import { eventReceivedAt } from '../engines/index.ts';
+import type { SpeechEvent, SpeechStream } from '../engines/types.ts';
 import { AudioDecodeError, createStreamDecoder } from '../audio/index.ts';
 import type { StreamDecoder } from '../audio/types.ts';
-import { splitUtterances } from '../pipeline/index.ts';
-import { parseRealtimeQuery, type RealtimeOptions } from './params.ts';
-import { resolveLanguage } from './languages.ts';
+import type { TranscriptionService, TranscriptSession } from '../pipeline/service.ts';
+import type { Warning } from '../pipeline/types.ts';
+import { parseRealtimeQuery, type RealtimeRequest } from './params.ts';
+import { resolveLanguage, type ResolvedLanguage } from './languages.ts';
+import { formatErrorEvent, formatTranscriptionEvent, formatVadEvent, type EventContext } from './pulse-format.ts';
 import { reportDecodeError } from './metrics.ts';
 
 export const REALTIME_PATHS = ['/waves/v1/pulse/get_text', '/api/v1/pulse/get_text', '/waves/v1/stt/live'] as const;
@@ -29,7 +39,7 @@ export const CLOSE = { normal: 1000, goingAway: 1001, invalidData: 1007, policy:
 
 interface Opts {
   config: Config;
-  engine: Engine;
+  service: TranscriptionService;
   registry: SessionRegistry;
 }
 
@@ -39,7 +49,7 @@ declare module 'fastify' {
     liveSessions: SessionRegistry;
   }
   interface FastifyRequest {
-    realtime?: RealtimeOptions & { resolvedLanguage: string };
+    realtime?: { request: RealtimeRequest; language: ResolvedLanguage };
   }
 }
 
@@ -72,8 +82,8 @@ class RecentSamples {
 
 /**
  * What the server itself spends on the real-time path, in ms on the main thread: `ingress` from a
- * client frame (audio or finalize) to the engine having it, `egress` from an engine event reaching
- * the main thread to its JSON being written to the socket (waiting for the event loop included).
+ * client frame (audio or finalize) to the engine having it, `egress` from the session taking an
+ * engine event off the stream to its JSON being written to the socket (pipeline stages included).
  * The most recent `capacity` samples of each are kept, for benchmarks and diagnostics.
  */
 export class RealtimeTimings {
@@ -116,45 +126,60 @@ export class SessionRegistry {
   }
 }
 
-const round3 = (x: number) => Math.round(x * 1000) / 1000;
-
-function wordsJson(words: EngineWord[]) {
-  return words.map((w) => ({ word: w.word, start: round3(w.start), end: round3(w.end), confidence: Math.round(w.confidence * 10000) / 10000 }));
-}
+/** Audio or a control message from the client, or a request to end; processed strictly in order. */
+type Input = { kind: 'message'; buf: Buffer; isBinary: boolean } | { kind: 'end'; code: number; reason: string };
 
 export class LiveSession {
   readonly id = crypto.randomUUID();
   private readonly decoder: StreamDecoder;
   private readonly stream: SpeechStream;
+  private readonly transcripts: TranscriptSession;
+  private readonly ctx: EventContext;
+  /** The language finals report (what the engine serves for the requested code). */
+  private readonly language: string;
+  /** Session-wide warnings of this layer (language routing), sent with the first final. */
+  private extraWarnings: Warning[];
   private readonly finals: string[] = [];
   private ended = false; // close_stream/end received (or forced)
   private closed = false;
   private paused = false;
-  private lastAudioAt = Date.now();
+  private lastActivityAt = Date.now();
   private readonly startedAt = Date.now();
   private readonly timer: NodeJS.Timeout;
   private lastLive: Promise<void>;
   private closeCode: number = CLOSE.normal;
   private closeReason = '';
+  /** Input held while a finalize/close waits for the decoder (keeps order). */
+  private held: Input[] | null = null;
+  private clientClosing = false;
+  /** An end (close_stream, close frame, idle, shutdown) is queued or done: later ones are no-ops. */
+  private endRequested = false;
 
   constructor(
     private readonly socket: WebSocket,
-    private readonly opts: RealtimeOptions & { resolvedLanguage: string },
-    engine: Engine,
+    private readonly request: RealtimeRequest,
+    resolved: ResolvedLanguage,
+    service: TranscriptionService,
     private readonly config: Config,
     private readonly registry: SessionRegistry,
     private readonly log: FastifyRequest['log'],
   ) {
-    this.decoder = createStreamDecoder(opts.encoding, opts.sampleRate);
-    this.stream = engine.stream({
-      language: opts.resolvedLanguage,
-      keywords: opts.keywords,
+    const options = { ...request.options, language: resolved.engine };
+    this.language = resolved.engine === 'multi' ? (service.engine.info.languages.find((l) => l !== 'multi') ?? 'en') : resolved.engine;
+    this.extraWarnings = resolved.warning ? [resolved.warning] : [];
+    this.ctx = { sessionId: this.id, externalSessionId: request.externalSessionId, options };
+    this.decoder = createStreamDecoder(request.encoding, request.sampleRate);
+    this.transcripts = service.session(options);
+    this.stream = service.engine.stream({
+      language: resolved.engine,
+      keywords: options.keywords.map((k) => `${k.phrase}:${k.intensity}`),
       // endpointing=false: no automatic finals; only finalize, close, max_words and max length.
-      endpointSilenceMs: opts.endpointing ? opts.eouTimeoutMs : Number.POSITIVE_INFINITY,
-      maxWords: opts.maxWords,
-      vadEvents: opts.vadEvents,
+      endpointSilenceMs: request.endpointing ? request.eouTimeoutMs : Number.POSITIVE_INFINITY,
+      maxWords: request.maxWords,
+      vadEvents: request.vadEvents,
     });
     registry.sessions.add(this);
+    this.interceptClientClose();
     socket.on('message', (data, isBinary) => this.onMessage(data as Buffer | Buffer[] | ArrayBuffer, isBinary));
     socket.on('close', () => this.onSocketClose());
     socket.on('error', (err) => this.log.warn({ err, session: this.id }, 'websocket error'));
@@ -163,67 +188,77 @@ export class LiveSession {
     this.lastLive = this.pump();
   }
 
-  private send(obj: Record<string, unknown>): void {
+  /**
+   * A client's close frame normally gets ws's close reply at once, which would lose the segment
+   * still being decoded. Here the reply waits (at most `closeFlushMs`) until pending audio is
+   * flushed and the last final (is_last) is sent: what a client that sends finalize and then
+   * closes (Pulse's documented sequence) needs.
+   */
+  private interceptClientClose(): void {
+    const sock = this.socket as WebSocket & { _closeFrameReceived?: boolean };
+    const close = sock.close.bind(sock);
+    sock.close = (code?: number, reason?: string | Buffer) => {
+      if (sock._closeFrameReceived && !this.closed && !this.clientClosing) {
+        this.clientClosing = true;
+        const bound = setTimeout(() => this.finish(code ?? CLOSE.normal, 'closed before the last final was ready'), this.config.limits.closeFlushMs);
+        bound.unref();
+        this.lastLive.finally(() => clearTimeout(bound));
+        this.enqueue({ kind: 'end', code: code ?? CLOSE.normal, reason: '' });
+        return;
+      }
+      if (this.clientClosing && !this.closed) return; // ws's own reply while we flush; finish() closes
+      close(code, reason as string);
+    };
+    this.closeSocket = close;
+  }
+
+  private closeSocket: (code?: number, reason?: string) => void = () => {};
+
+  private send(obj: object): void {
     if (this.socket.readyState === this.socket.OPEN) this.socket.send(JSON.stringify(obj));
   }
 
   private sendError(message: string): void {
-    this.send({ type: 'error', status: 'error', session_id: this.id, message });
+    this.send(formatErrorEvent(message, this.id));
   }
 
-  private base(): Record<string, unknown> {
-    const b: Record<string, unknown> = { session_id: this.id };
-    if (this.opts.externalSessionId) b.external_session_id = this.opts.externalSessionId;
-    return b;
-  }
-
-  private format(ev: SpeechEvent): Record<string, unknown> | undefined {
+  /** An engine event → Pulse JSON, through the pipeline (stages in event order). */
+  private async toPulse(ev: SpeechEvent): Promise<object | undefined> {
     switch (ev.type) {
-      case 'partial':
+      case 'partial': {
+        const t = await this.transcripts.partial(ev, this.language);
+        return formatTranscriptionEvent(t, this.ctx);
+      }
       case 'final': {
-        const isFinal = ev.type === 'final';
-        const o: Record<string, unknown> = {
-          type: 'transcription',
-          status: 'success',
-          ...this.base(),
-          transcript: ev.text,
-          is_final: isFinal,
-          is_last: isFinal ? ev.isLast : false,
-          language: this.opts.resolvedLanguage,
-          start: round3(ev.start),
-          end: round3(ev.end),
-        };
-        if (this.opts.wordTimestamps) o.words = wordsJson(ev.words);
-        if (isFinal) {
-          if (ev.fromFinalize) o.from_finalize = true;
-          if (ev.text) this.finals.push(ev.text);
-          if (this.opts.fullTranscript) o.full_transcript = this.finals.join(' ');
-          if (this.opts.sentenceTimestamps) {
-            o.utterances = splitUtterances(ev.words, {
-              gapSeconds: this.config.pipeline.utteranceGapSeconds,
-              maxSeconds: this.config.pipeline.maxUtteranceSeconds,
-            }).map((u) => ({ text: u.text, start: round3(u.start), end: round3(u.end) }));
-          }
+        const t = await this.transcripts.final(ev, this.language);
+        if (this.extraWarnings.length) {
+          t.warnings = [...this.extraWarnings, ...t.warnings];
+          this.extraWarnings = [];
         }
-        return o;
+        if (t.text) this.finals.push(t.text);
+        return formatTranscriptionEvent(t, this.ctx, {
+          isLast: ev.isLast,
+          fromFinalize: ev.fromFinalize,
+          fullTranscript: this.request.fullTranscript ? this.finals.join(' ') : undefined,
+        });
       }
       case 'speech_started':
       case 'speech_ended':
-        return this.opts.vadEvents ? { type: ev.type, ...this.base(), timestamp: round3(ev.timestamp) } : undefined;
+        return this.request.vadEvents ? formatVadEvent(ev.type, ev.timestamp, this.ctx) : undefined;
       case 'error':
-        return { type: 'error', status: 'error', ...this.base(), message: ev.message };
+        return formatErrorEvent(ev.message, this.id);
     }
   }
 
-  /** Forward engine events to the client until the stream ends. */
+  /** Forward engine events to the client, in order, until the stream ends. */
   private async pump(): Promise<void> {
     try {
       for await (const ev of this.stream) {
-        const msg = this.format(ev);
+        const t0 = performance.now();
+        const msg = await this.toPulse(ev);
         if (msg) {
           this.send(msg);
-          const at = eventReceivedAt(ev);
-          if (at !== undefined) this.registry.timings.add('egress', performance.now() - at);
+          this.registry.timings.add('egress', performance.now() - t0);
         }
         if (ev.type === 'final' && ev.isLast) break;
       }
@@ -237,29 +272,99 @@ export class LiveSession {
 
   private onMessage(data: Buffer | Buffer[] | ArrayBuffer, isBinary: boolean): void {
     const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
-    if (isBinary) return this.onAudio(buf);
+    this.route({ kind: 'message', buf, isBinary });
+  }
+
+  private enqueue(input: Input): void {
+    if (input.kind === 'end') {
+      if (this.endRequested) return;
+      this.endRequested = true;
+    }
+    this.route(input);
+  }
+
+  /** Handle now, or after the finalize/close that is waiting for the decoder. */
+  private route(input: Input): void {
+    if (this.held) this.held.push(input);
+    else this.handle(input);
+  }
+
+  private handle(input: Input): void {
+    if (input.kind === 'end') return this.afterDecoderReady(() => this.end(input.code, input.reason));
+    if (input.isBinary) return this.onAudio(input.buf);
     let msg: { type?: unknown } | undefined;
     try {
-      msg = JSON.parse(buf.toString('utf8'));
+      msg = JSON.parse(input.buf.toString('utf8'));
     } catch {
       msg = undefined;
     }
     const type = msg && typeof msg === 'object' ? msg.type : undefined;
-    if (type === 'finalize') {
-      // The audio decoder is not flushed here: it stays usable for the audio that follows. What
-      // it may hold back is at most a split sample or a few ms of resampler delay, which comes
-      // out with the next frame (or the flush at close_stream).
-      if (!this.ended) {
-        const t0 = performance.now();
-        this.stream.finalize();
-        this.registry.timings.add('ingress', performance.now() - t0);
+    switch (type) {
+      case 'finalize':
+        // A finalize covers every byte received before it: wait until the decoder has decoded them.
+        return this.afterDecoderReady(() => {
+          if (this.ended) return;
+          const t0 = performance.now();
+          this.feedDrained();
+          this.stream.finalize();
+          this.registry.timings.add('ingress', performance.now() - t0);
+        });
+      case 'close_stream':
+      case 'end':
+        if (this.endRequested) return;
+        this.endRequested = true;
+        return this.afterDecoderReady(() => this.end());
+      case 'keepalive':
+        this.lastActivityAt = Date.now();
+        this.send({ type: 'pong', session_id: this.id });
+        return;
+      default:
+        if (msg === undefined) {
+          this.sendError('Text frames must be JSON control messages: {"type":"finalize"}, {"type":"close_stream"} or {"type":"keepalive"}; send audio as binary frames');
+        } else {
+          // Unknown control messages (other vendors' extras) are not an error a client may treat as fatal.
+          this.log.debug({ session: this.id, type }, 'ignored unknown control message');
+        }
+    }
+  }
+
+  /**
+   * Run `fn` once the audio decoder is initialised (its wasm parts load asynchronously; frames that
+   * arrive before are queued inside it), holding all later input so that order is kept.
+   */
+  private afterDecoderReady(fn: () => void): void {
+    const ready = this.decoder.ready;
+    if (!ready) return fn();
+    this.held = [];
+    const resume = () => {
+      try {
+        fn();
+      } finally {
+        const q = this.held ?? [];
+        this.held = null;
+        for (const input of q) this.route(input);
       }
-    } else if (type === 'close_stream' || type === 'end') {
-      this.end();
-    } else {
-      this.sendError(
-        'Unrecognised text message: send audio as binary frames, or {"type":"finalize"} / {"type":"close_stream"} as text',
-      );
+    };
+    ready.then(resume, (err) => {
+      this.log.warn({ err, session: this.id }, 'audio decoder failed to initialise');
+      resume();
+    });
+  }
+
+  /** PCM to the engine and to the pipeline session (audio stages analyse the same samples). */
+  private feed(pcm: Float32Array): void {
+    if (!pcm.length) return;
+    this.transcripts.pushAudio(pcm);
+    this.stream.pushAudio(pcm);
+  }
+
+  /** Whatever the decoder held back for want of initialisation. */
+  private feedDrained(): void {
+    try {
+      this.feed(this.decoder.drain());
+    } catch (err) {
+      const msg = err instanceof AudioDecodeError ? err.message : 'audio could not be decoded';
+      this.sendError(`Audio does not match encoding=${this.request.encoding} at sample_rate=${this.request.sampleRate}: ${msg}`);
     }
   }
 
@@ -272,26 +377,25 @@ export class LiveSession {
       this.sendError(`Audio frame of ${buf.length} bytes exceeds the maximum of ${this.config.limits.maxFrameBytes} bytes and was not processed`);
       return;
     }
-    this.lastAudioAt = Date.now();
+    this.lastActivityAt = Date.now();
     const t0 = performance.now();
     let pcm: Float32Array;
     try {
       pcm = this.decoder.push(buf);
     } catch (err) {
       const msg = err instanceof AudioDecodeError ? err.message : 'audio could not be decoded';
-      reportDecodeError(`raw_${this.opts.encoding}`, err instanceof AudioDecodeError ? err.code : 'corrupt'); // metric
-      this.sendError(`Audio does not match encoding=${this.opts.encoding} at sample_rate=${this.opts.sampleRate}: ${msg}`);
+      reportDecodeError(`raw_${this.request.encoding}`, err instanceof AudioDecodeError ? err.code : 'corrupt'); // metric
+      this.sendError(`Audio does not match encoding=${this.request.encoding} at sample_rate=${this.request.sampleRate}: ${msg}`);
       return;
     }
-    if (pcm.length) this.stream.pushAudio(pcm);
+    this.feed(pcm);
     this.registry.timings.add('ingress', performance.now() - t0);
     this.applyBackPressure();
   }
 
   private flushDecoder(): void {
     try {
-      const tail = this.decoder.flush();
-      if (tail.length) this.stream.pushAudio(tail);
+      this.feed(this.decoder.flush());
     } catch (err) {
       this.sendError(`Audio stream ended mid-frame: ${(err as Error).message}`);
     }
@@ -319,19 +423,19 @@ export class LiveSession {
       this.paused = false;
       this.socket.resume();
     }
-    if (this.ended) return;
+    if (this.endRequested) return;
     const now = Date.now();
-    if (now - this.lastAudioAt > this.config.limits.sessionIdleMs) {
+    if (now - this.lastActivityAt > this.config.limits.sessionIdleMs) {
       this.sendError(`No audio received for ${Math.round(this.config.limits.sessionIdleMs / 1000)} s; closing the session`);
-      this.end(CLOSE.normal, 'idle timeout');
+      this.enqueue({ kind: 'end', code: CLOSE.normal, reason: 'idle timeout' });
     } else if (now - this.startedAt > this.config.limits.maxSessionSeconds * 1000) {
       this.sendError(`Session reached the maximum length of ${this.config.limits.maxSessionSeconds} s; closing`);
-      this.end(CLOSE.normal, 'maximum session length');
+      this.enqueue({ kind: 'end', code: CLOSE.normal, reason: 'maximum session length' });
     }
   }
 
-  /** Flush and emit the last final; the pump closes the socket after it. */
-  end(code: number = CLOSE.normal, reason = ''): void {
+  /** Flush and emit the last final; the pump closes the socket after it. Call once the decoder is ready. */
+  private end(code: number = CLOSE.normal, reason = ''): void {
     if (this.ended) return;
     this.ended = true;
     this.closeCode = code;
@@ -347,7 +451,7 @@ export class LiveSession {
   }
 
   async shutdown(timeoutMs: number): Promise<void> {
-    this.end(CLOSE.goingAway, 'server shutting down');
+    this.enqueue({ kind: 'end', code: CLOSE.goingAway, reason: 'server shutting down' });
     const t = new Promise<void>((r) => setTimeout(r, timeoutMs).unref());
     await Promise.race([this.lastLive, t]);
     this.finish(CLOSE.goingAway, 'server shutting down');
@@ -358,7 +462,8 @@ export class LiveSession {
     this.closed = true;
     clearInterval(this.timer);
     this.registry.sessions.delete(this);
-    if (this.socket.readyState === this.socket.OPEN || this.socket.readyState === this.socket.CONNECTING) this.socket.close(code, reason);
+    if (!this.ended) this.stream.abort();
+    if (this.socket.readyState === this.socket.OPEN || this.socket.readyState === this.socket.CONNECTING) this.closeSocket(code, reason);
   }
 
   /** The client went away: stop decoding and free everything. */
@@ -372,7 +477,7 @@ export class LiveSession {
   }
 }
 
-export const realtimeRoutes: FastifyPluginAsync<Opts> = async (app, { config, engine, registry }) => {
+export const realtimeRoutes: FastifyPluginAsync<Opts> = async (app, { config, service, registry }) => {
   for (const path of REALTIME_PATHS) {
     const wordTimestampsDefault = path !== '/waves/v1/stt/live';
     app.route({
@@ -380,8 +485,8 @@ export const realtimeRoutes: FastifyPluginAsync<Opts> = async (app, { config, en
       url: path,
       // Validate before the upgrade so bad params get an HTTP 400 in Pulse's shape.
       preValidation: async (req) => {
-        const opts = parseRealtimeQuery(req.query, wordTimestampsDefault);
-        req.realtime = { ...opts, resolvedLanguage: resolveLanguage(opts.language, engine.info) };
+        const request = parseRealtimeQuery(req.query, wordTimestampsDefault);
+        req.realtime = { request, language: resolveLanguage(request.options.language, service.engine.info) };
       },
       handler: async (_req, reply) => {
         reply.code(426).header('upgrade', 'websocket').send({ status: 'error', message: 'This endpoint expects a WebSocket upgrade', errors: [] });
@@ -396,10 +501,10 @@ export const realtimeRoutes: FastifyPluginAsync<Opts> = async (app, { config, en
           return;
         }
         try {
-          new LiveSession(socket, req.realtime!, engine, config, registry, req.log);
+          new LiveSession(socket, req.realtime!.request, req.realtime!.language, service, config, registry, req.log);
         } catch (err) {
           req.log.error({ err }, 'could not start session');
-          socket.send(JSON.stringify({ type: 'error', status: 'error', message: (err as Error).message }));
+          socket.send(JSON.stringify(formatErrorEvent((err as Error).message)));
           socket.close(CLOSE.internal, 'could not start session');
         }
       },

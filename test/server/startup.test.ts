@@ -9,6 +9,9 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { spawnServer } from '../helpers/spawn.ts';
 import { toneWav } from '../helpers/wav.ts';
+import { serveEnv } from '../../src/cli/index.ts';
+import { DEFAULT_SHERPA_CONFIG, loadConfig } from '../../src/config.ts';
+import { ENGINES } from '../../src/engines/registry.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cochlea-start-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -19,7 +22,7 @@ async function transcribe(url: string, headers: Record<string, string>) {
 
 describe('first start and key handling', () => {
   test('generates a key once, stores it 0600, and reuses it', async () => {
-    const env = { COCHLEA_CONFIG_DIR: path.join(dir, 'cfg'), HOME: dir };
+    const env = { COCHLEA_CONFIG_DIR: path.join(dir, 'cfg'), HOME: dir, COCHLEA_ENGINE: 'scripted' };
     const first = await spawnServer([], env);
     let key: string;
     try {
@@ -51,7 +54,7 @@ describe('first start and key handling', () => {
   });
 
   test('--no-auth must be explicit and is logged loudly', async () => {
-    const s = await spawnServer(['--no-auth'], { COCHLEA_CONFIG_DIR: path.join(dir, 'cfg2'), HOME: dir });
+    const s = await spawnServer(['--no-auth'], { COCHLEA_CONFIG_DIR: path.join(dir, 'cfg2'), HOME: dir, COCHLEA_ENGINE: 'scripted' });
     try {
       assert.match(s.stdout(), /AUTHENTICATION IS DISABLED/);
       assert.equal((await transcribe(s.url, {})).status, 200);
@@ -59,6 +62,41 @@ describe('first start and key handling', () => {
     } finally {
       s.child.kill('SIGTERM');
       await s.exit;
+    }
+  });
+});
+
+describe('engine selection', () => {
+  test('--engine applies before the config is derived: the flag and COCHLEA_ENGINE give the same config', () => {
+    const base = { HOME: dir, COCHLEA_CONFIG_DIR: path.join(dir, 'cfg3') };
+    const viaFlag = loadConfig(serveEnv(base, { engine: 'sherpa', port: '9999', workers: '3', auth: false }));
+    const viaEnv = loadConfig({ ...base, COCHLEA_ENGINE: 'sherpa', PORT: '9999', COCHLEA_WORKERS: '3', COCHLEA_DISABLE_AUTH: '1' });
+    assert.deepEqual(viaFlag, viaEnv);
+    assert.equal(viaFlag.engine.kind, 'sherpa');
+    // The sherpa backend's model choice (not pocketsphinx's empty config, which made sherpa fail
+    // with "configure at least one model").
+    assert.deepEqual(viaFlag.engine.backendConfig, DEFAULT_SHERPA_CONFIG);
+    assert.equal(viaFlag.port, 9999);
+    assert.equal(viaFlag.auth.enabled, false);
+    assert.throws(() => loadConfig({ ...base, COCHLEA_ENGINE: 'whisper' }), /COCHLEA_ENGINE must be one of pocketsphinx, sherpa, scripted/);
+  });
+
+  test('`cochlea serve --engine sherpa` without its models says what to install (not "configure at least one model")', async () => {
+    const models = fs.mkdtempSync(path.join(dir, 'models-'));
+    await assert.rejects(
+      spawnServer(['--engine', 'sherpa'], { COCHLEA_CONFIG_DIR: path.join(dir, 'cfg4'), HOME: dir, COCHLEA_API_KEYS: 'sk_x', COCHLEA_MODELS_DIR: models }, 20_000),
+      (e: Error) => {
+        assert.doesNotMatch(e.message, /configure at least one model/);
+        assert.match(e.message, /cochlea models pull/);
+        return true;
+      },
+    );
+  });
+
+  test('every engine kind is defined once, with its backend module and config variable', () => {
+    for (const [kind, spec] of Object.entries(ENGINES)) {
+      assert.ok(fs.existsSync(spec.backendModule), `${kind}: ${spec.backendModule.pathname}`);
+      assert.match(spec.configEnv, /^COCHLEA_[A-Z]+_CONFIG$/);
     }
   });
 });
