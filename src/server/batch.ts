@@ -4,7 +4,7 @@
  * past the limit, so an oversized upload is never buffered whole.
  */
 import { Readable } from 'node:stream';
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.ts';
 import type { Engine } from '../engines/types.ts';
 import { decodeAudio, AudioDecodeError } from '../audio/index.ts';
@@ -15,7 +15,6 @@ import { formatBatchResponse } from './pulse-format.ts';
 import { limitBytes, type UrlFetcher } from './url-fetch.ts';
 import { resolveLanguage } from './languages.ts';
 import { EngineError } from '../engines/errors.ts';
-import { deliverWebhook } from './webhook.ts';
 
 export const BATCH_PATHS = ['/waves/v1/pulse/get_text', '/api/v1/pulse/get_text', '/waves/v1/stt'] as const;
 
@@ -72,10 +71,11 @@ export const batchRoutes: FastifyPluginAsync<Opts> = async (app, { config, engin
   app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
   app.addContentTypeParser(/^application\/[\w.-]+\+json$/i, { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
 
-  const handler = async (req: FastifyRequest) => {
+  const handler = async (req: FastifyRequest, reply: FastifyReply) => {
     const options: BatchOptions = parseBatchQuery(req.query);
     const language = resolveLanguage(options.language, engine.info);
-    if (options.webhookUrl) fetcher.validate(options.webhookUrl);
+    // webhook_url: an asynchronous job (src/jobs); answered at once with {status:"processing"}.
+    if (options.webhookUrl) return app.jobs.accept(req, reply);
 
     const ac = new AbortController();
     const onClose = () => {
@@ -143,7 +143,6 @@ export const batchRoutes: FastifyPluginAsync<Opts> = async (app, { config, engin
         maxSeconds: config.pipeline.maxUtteranceSeconds,
       });
       const response = formatBatchResponse(transcript, { options, requestId: req.id, fileSize: counted.bytes(), filename });
-      if (options.webhookUrl) deliverWebhook(fetcher, options.webhookUrl, response, req.log);
       return response;
     } finally {
       req.raw.socket?.off('close', onClose);

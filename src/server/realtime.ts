@@ -20,6 +20,7 @@ import type { StreamDecoder } from '../audio/types.ts';
 import { splitUtterances } from '../pipeline/index.ts';
 import { parseRealtimeQuery, type RealtimeOptions } from './params.ts';
 import { resolveLanguage } from './languages.ts';
+import { acquireSessionSlot } from '../jobs/limits.ts';
 
 export const REALTIME_PATHS = ['/waves/v1/pulse/get_text', '/api/v1/pulse/get_text', '/waves/v1/stt/live'] as const;
 
@@ -380,6 +381,8 @@ export const realtimeRoutes: FastifyPluginAsync<Opts> = async (app, { config, en
       preValidation: async (req) => {
         const opts = parseRealtimeQuery(req.query, wordTimestampsDefault);
         req.realtime = { ...opts, resolvedLanguage: resolveLanguage(opts.language, engine.info) };
+        // Session limits per key and in total (cluster-wide with Redis): src/jobs/limits.ts.
+        await acquireSessionSlot(app.jobs.sessions, req);
       },
       handler: async (_req, reply) => {
         reply.code(426).header('upgrade', 'websocket').send({ status: 'error', message: 'This endpoint expects a WebSocket upgrade', errors: [] });
@@ -389,8 +392,8 @@ export const realtimeRoutes: FastifyPluginAsync<Opts> = async (app, { config, en
           socket.close(CLOSE.goingAway, 'server shutting down');
           return;
         }
-        if (registry.sessions.size >= config.limits.maxSessions) {
-          socket.close(CLOSE.policy, `Too many concurrent sessions (limit ${config.limits.maxSessions})`);
+        if (req.sessionSlot && !req.sessionSlot.ok) {
+          socket.close(CLOSE.policy, req.sessionSlot.reason);
           return;
         }
         try {
