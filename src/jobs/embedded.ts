@@ -170,8 +170,8 @@ export class EmbeddedJobQueue implements JobQueue {
   }
 
   /** Send every webhook whose (re)try time has come. */
-  private deliverDue(): void {
-    if (this.closing) return;
+  private deliverDue(force = false): void {
+    if (this.closing && !force) return;
     const rows = this.db
       .prepare(`SELECT * FROM jobs WHERE webhook_state = 'delivering' AND webhook_next_at <= ? ORDER BY webhook_next_at LIMIT 64`)
       .all(Date.now()) as Row[];
@@ -248,7 +248,9 @@ export class EmbeddedJobQueue implements JobQueue {
       for (const r of this.running.values()) r.ac.abort();
       await all();
     }
-    // Deliveries in flight finish (bounded by the webhook timeout); unfinished ones resume next start.
+    // Results finished during the drain go out now; deliveries still unfinished after a few seconds
+    // (slow receiver) resume at the next start.
+    this.deliverDue(true);
     await Promise.race([Promise.allSettled([...this.delivering.values()]), new Promise((r) => setTimeout(r, Math.min(drainMs, 5000)).unref())]);
     this.db.close();
   }

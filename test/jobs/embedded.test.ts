@@ -225,3 +225,39 @@ test('kill -9 with jobs queued: the restarted server delivers every accepted job
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('graceful shutdown: SIGTERM finishes the running job and delivers it; a job past the drain time is re-queued and runs after restart', async () => {
+  const dir = tmp();
+  const rx = await startReceiver();
+  let s = await spawnServer([], env(dir, { COCHLEA_JOB_CONCURRENCY: '1', COCHLEA_SCRIPTED_CONFIG: '{"decodeDelayMs":1200}' }));
+  try {
+    const a = ((await (await submit(s.url, rx.url)).json()) as { request_id: string }).request_id;
+    const b = ((await (await submit(s.url, rx.url)).json()) as { request_id: string }).request_id;
+    for (let i = 0; i < 100; i++) {
+      if ((await (await fetch(`${s.url}/waves/v1/jobs/${a}`, { headers: auth })).json()).status === 'processing') break;
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    await stop(s, 'SIGTERM');
+    assert.equal((await s.exit).code, 0);
+    const ids = () => rx.deliveries.map((d) => d.headers['idempotency-key']);
+    assert.deepEqual(ids(), [a], 'the running job finished and was delivered before exit; the queued one was not started');
+
+    // Now a drain shorter than the job: it is aborted, re-queued, and runs after the restart.
+    s = await spawnServer([], env(dir, { COCHLEA_JOB_CONCURRENCY: '1', COCHLEA_SHUTDOWN_DRAIN_MS: '200', COCHLEA_SCRIPTED_CONFIG: '{"decodeDelayMs":3000}' }));
+    for (let i = 0; i < 100; i++) {
+      if ((await (await fetch(`${s.url}/waves/v1/jobs/${b}`, { headers: auth })).json()).status === 'processing') break;
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    await stop(s, 'SIGTERM');
+    assert.deepEqual(ids(), [a]);
+    s = await spawnServer([], env(dir));
+    await rx.waitFor((d) => d.some((x) => x.headers['idempotency-key'] === b));
+    const j = await (await fetch(`${s.url}/waves/v1/jobs/${b}`, { headers: auth })).json();
+    assert.equal(j.status, 'completed');
+    assert.ok(j.attempts >= 2);
+  } finally {
+    await stop(s);
+    await rx.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
