@@ -128,6 +128,8 @@ export class JobsService {
   async accept(req: FastifyRequest, reply: FastifyReply): Promise<AcceptedJob> {
     const { config, service, fetcher } = this.d;
     const query = { ...((req.query as Record<string, unknown> | undefined) ?? {}) };
+    // A key sent as ?token= is never stored with the job.
+    for (const k of Object.keys(query)) if (/^(?:token|api_key|apikey|key|access_token|auth)$/i.test(k)) delete query[k];
     const webhook = parseWebhook(query);
     if (!webhook) throw badRequest('webhook_url is required for an asynchronous job', [{ field: 'webhook_url', message: 'required' }]);
     parseJobRequest(query, service);
