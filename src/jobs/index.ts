@@ -72,6 +72,16 @@ export class JobsService {
         return r;
       };
       const redis = connect();
+      // Fail the start with what is wrong rather than wait forever for an unreachable Redis.
+      await Promise.race([
+        redis.ping(),
+        new Promise((_, reject) =>
+          setTimeout(() => reject(new Error(`Cannot reach Redis at COCHLEA_REDIS_URL (${redactRedisUrl(url)}) within 10 s: start Redis or fix the URL`)), 10_000).unref(),
+        ),
+      ]).catch(async (e) => {
+        for (const c of connections) c.disconnect();
+        throw e;
+      });
       const audio: AudioStore = j.sharedDir ? new FileAudioStore(j.sharedDir) : new RedisAudioStore(redis, REDIS_AUDIO_TTL_S);
       const queue = new RedisJobQueue({
         connect,
@@ -196,6 +206,17 @@ export class JobsService {
     this.closing = true;
     await this.queue.close(drainMs);
     await Promise.allSettled(this.connections.map((r) => r.quit()));
+  }
+}
+
+/** The Redis URL without its password, for messages. */
+function redactRedisUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'invalid URL';
   }
 }
 
