@@ -120,6 +120,8 @@ export interface JobsConfig {
   webhookTimeoutMs: number;
   /** Redis mode: a job whose worker stopped renewing its lock for this long is retried elsewhere, ms. */
   stalledMs: number;
+  /** Real-time sessions in total across every replica (per process without Redis); 0 = no limit beyond COCHLEA_MAX_SESSIONS per process. */
+  maxSessionsTotal: number;
   keyLimits: KeyLimitsConfig;
 }
 
@@ -261,6 +263,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       webhookBackoffMs: num(env, 'COCHLEA_WEBHOOK_BACKOFF_MS', 1000),
       webhookTimeoutMs: num(env, 'COCHLEA_WEBHOOK_TIMEOUT_MS', 15_000),
       stalledMs: Math.max(500, num(env, 'COCHLEA_JOBS_STALLED_MS', 30_000)),
+      maxSessionsTotal: num(env, 'COCHLEA_MAX_SESSIONS_TOTAL', 0),
       keyLimits: keyLimits(env),
     },
   };

@@ -96,7 +96,7 @@ export class JobsService {
         sender,
         log,
       });
-      const sessions = new RedisSessionLimiter(redis, config.limits.maxSessions, limits, 30_000, (err) => log.warn({ err: err.message }, 'session limiter'));
+      const sessions = new RedisSessionLimiter(redis, j.maxSessionsTotal, limits, 30_000, (err) => log.warn({ err: err.message }, 'session limiter'));
       svc = new JobsService(d, queue, sessions, redis, !j.sharedDir, limits);
       svc.connections = connections;
       secrets = [j.webhookSecret ?? (await sharedSecret(redis, j.webhookSecretFile))];
@@ -111,7 +111,7 @@ export class JobsService {
         sender,
         log,
       });
-      svc = new JobsService(d, queue, new LocalSessionLimiter(config.limits.maxSessions, limits), undefined, false, limits);
+      svc = new JobsService(d, queue, new LocalSessionLimiter(j.maxSessionsTotal, limits), undefined, false, limits);
       secrets = [j.webhookSecret ?? fileSecret(j.webhookSecretFile).secret];
     }
     if (j.webhookSecretPrevious) secrets.push(j.webhookSecretPrevious);

@@ -67,7 +67,7 @@ export class LocalSessionLimiter implements SessionLimiter {
   async acquire(keyId: string): Promise<SessionSlot> {
     const perKeyMax = this.table.for(keyId).maxSessions;
     const mine = this.perKey.get(keyId) ?? 0;
-    if (this.maxTotal > 0 && this.total >= this.maxTotal) return { ok: false, reason: `Too many concurrent sessions (limit ${this.maxTotal})` };
+    if (this.maxTotal > 0 && this.total >= this.maxTotal) return { ok: false, reason: `Too many concurrent sessions in total (limit ${this.maxTotal})` };
     if (perKeyMax > 0 && mine >= perKeyMax) return { ok: false, reason: `Too many concurrent sessions for this API key (limit ${perKeyMax})` };
     this.total++;
     this.perKey.set(keyId, mine + 1);
@@ -115,7 +115,7 @@ export class RedisSessionLimiter implements SessionLimiter {
     try {
       if (this.maxTotal > 0) {
         const total = this.semaphore('cochlea:sessions:total', this.maxTotal);
-        if (!(await total.tryAcquire())) return { ok: false, reason: `Too many concurrent sessions (limit ${this.maxTotal})` };
+        if (!(await total.tryAcquire())) return { ok: false, reason: `Too many concurrent sessions in total (limit ${this.maxTotal})` };
         held.push(total);
       }
       if (perKeyMax > 0) {

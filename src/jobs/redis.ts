@@ -1,15 +1,17 @@
 /**
- * The scale-out job queue: BullMQ on Redis. Every replica runs a `Queue` (to accept) and `Worker`s
- * (to consume): one for transcription, one for webhook delivery, as BullMQ recommends (separate
- * queues, so a slow receiver never holds a transcription slot).
+ * The scale-out job queue: BullMQ on Redis. Every replica runs `Queue`s (to accept) and `Worker`s
+ * (to consume), as BullMQ recommends: one queue for transcription, one for webhook retries (so a
+ * failing receiver's backoff never holds a transcription slot; only the first attempt, bounded by
+ * COCHLEA_WEBHOOK_TIMEOUT_MS, runs in the transcription worker).
  *
  *  - Transcription job id = request id, so a re-add is a no-op. Workers hold a lock renewed every
  *    lockDuration/2; a replica that dies stops renewing, the stalled-job check on any live replica
  *    moves the job back to wait, and another replica runs it (COCHLEA_JOBS_STALLED_MS).
- *  - A finished transcription stores its outcome (`cochlea:result:<id>`, TTL = retention), adds the
- *    webhook job (id `wh-<id>`: added once even when the transcription ran twice), then deletes the
- *    audio. A re-run that finds the outcome already stored only makes sure the webhook job exists.
- *  - Webhook jobs retry with BullMQ's exponential backoff up to COCHLEA_WEBHOOK_RETRIES times.
+ *  - A finished transcription stores its outcome (`cochlea:result:<id>`, TTL = retention), deletes
+ *    the audio, and makes the first webhook attempt itself; a failed attempt adds a webhook job
+ *    (id `wh-<id>`: added once even if the transcription ran twice) that retries with BullMQ's
+ *    exponential backoff, up to COCHLEA_WEBHOOK_RETRIES retries in all. A re-run that finds the
+ *    outcome already stored only makes sure the webhook goes out.
  */
 import { Queue, Worker, UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -45,6 +47,8 @@ const cancelKey = (id: string) => `cochlea:cancelled:${id}`;
 
 interface HookData {
   spec: JobSpec;
+  /** Attempts already made before this webhook job (the first one is made inline). */
+  before: number;
 }
 
 export class RedisJobQueue implements JobQueue {
@@ -105,7 +109,8 @@ export class RedisJobQueue implements JobQueue {
     const stored = await this.o.redis.get(resultKey(spec.id));
     if (stored) {
       // Finished before (the worker died before acknowledging): only make sure the webhook goes out.
-      await this.addHook(spec);
+      const st = await this.o.redis.hget(hookKey(spec.id), 'state');
+      if (st !== 'delivered' && st !== 'gave_up') await this.addHook(spec, 0);
       await this.o.audio.delete(spec.id);
       return { ok: (JSON.parse(stored) as JobOutcome).ok };
     }
@@ -123,22 +128,30 @@ export class RedisJobQueue implements JobQueue {
     }
   }
 
+  /**
+   * Store the outcome, drop the audio, and make the first delivery attempt right here (one queue
+   * hop less per job); only retries go through the webhooks queue.
+   */
   private async finish(spec: JobSpec, outcome: JobOutcome): Promise<void> {
     await this.o.redis.set(resultKey(spec.id), JSON.stringify(outcome), 'EX', this.retentionSec);
-    await this.addHook(spec);
     await this.o.audio.delete(spec.id);
+    await this.o.redis.hset(hookKey(spec.id), 'state', 'delivering');
+    await this.o.redis.expire(hookKey(spec.id), this.retentionSec);
+    const r = await this.attempt(spec, outcome, 1, this.o.webhookRetries === 0);
+    if (!r.delivered && r.retry && this.o.webhookRetries > 0) await this.addHook(spec, 1);
   }
 
-  private async addHook(spec: JobSpec): Promise<void> {
+  private async addHook(spec: JobSpec, before: number): Promise<void> {
     await this.o.redis.hsetnx(hookKey(spec.id), 'state', 'delivering');
     await this.o.redis.expire(hookKey(spec.id), this.retentionSec);
     await this.hooks.add(
       'deliver',
-      { spec },
+      { spec, before },
       {
         jobId: `wh-${spec.id}`,
-        attempts: this.o.webhookRetries + 1,
-        backoff: { type: 'exponential', delay: this.o.webhookBackoffMs },
+        attempts: this.o.webhookRetries + 1 - before,
+        delay: before > 0 ? this.o.webhookBackoffMs : 0,
+        backoff: { type: 'exponential', delay: this.o.webhookBackoffMs * 2 ** before },
         removeOnComplete: { age: this.retentionSec },
         removeOnFail: { age: this.retentionSec },
       },
@@ -168,7 +181,15 @@ export class RedisJobQueue implements JobQueue {
       throw new UnrecoverableError('result expired before the webhook was delivered');
     }
     const outcome = JSON.parse(raw) as JobOutcome;
-    const attempt = job.attemptsMade + 1;
+    const attempt = (job.data.before ?? 0) + job.attemptsMade + 1;
+    const r = await this.attempt(spec, outcome, attempt, job.attemptsMade + 1 >= (job.opts.attempts ?? 1));
+    if (r.delivered) return;
+    const msg = `webhook answered ${r.status ?? r.error}`;
+    throw r.retry ? new Error(msg) : new UnrecoverableError(msg);
+  }
+
+  /** One delivery attempt; records it in the job's webhook hash. */
+  private async attempt(spec: JobSpec, outcome: JobOutcome, attempt: number, last: boolean) {
     const r = await this.o.sender.deliver(spec, outcome, attempt);
     const k = hookKey(spec.id);
     const fields: Record<string, string | number> = { attempts: attempt };
@@ -182,14 +203,13 @@ export class RedisJobQueue implements JobQueue {
       }
       await this.o.redis.hset(k, fields);
       this.o.log.info({ request_id: spec.id, attempt, status: r.status }, 'webhook delivered');
-      return;
+      return r;
     }
-    const last = !r.retry || attempt >= (job.opts.attempts ?? 1);
-    fields.state = last ? 'gave_up' : 'delivering';
+    const giveUp = !r.retry || last;
+    fields.state = giveUp ? 'gave_up' : 'delivering';
     await this.o.redis.hset(k, fields);
-    this.o.log[last ? 'error' : 'warn']({ request_id: spec.id, attempt, status: r.status, error: r.error }, last ? 'webhook delivery gave up' : 'webhook delivery failed; will retry');
-    const msg = `webhook answered ${r.status ?? r.error}`;
-    throw r.retry ? new Error(msg) : new UnrecoverableError(msg);
+    this.o.log[giveUp ? 'error' : 'warn']({ request_id: spec.id, attempt, status: r.status, error: r.error }, giveUp ? 'webhook delivery gave up' : 'webhook delivery failed; will retry');
+    return r;
   }
 
   async get(id: string): Promise<JobView | undefined> {

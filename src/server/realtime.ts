@@ -392,6 +392,10 @@ export const realtimeRoutes: FastifyPluginAsync<Opts> = async (app, { config, en
           socket.close(CLOSE.goingAway, 'server shutting down');
           return;
         }
+        if (registry.sessions.size >= config.limits.maxSessions) {
+          socket.close(CLOSE.policy, `Too many concurrent sessions (limit ${config.limits.maxSessions})`);
+          return;
+        }
         if (req.sessionSlot && !req.sessionSlot.ok) {
           socket.close(CLOSE.policy, req.sessionSlot.reason);
           return;

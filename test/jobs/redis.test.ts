@@ -16,6 +16,7 @@ import { loadSet, skipWithoutShared } from '../helpers/speech.ts';
 import { verifySignature } from '../../src/jobs/webhook.ts';
 
 const KEY = 'sk_redis_test_0123456789';
+const KEY2 = 'sk_redis_test_second_key';
 const SECRET = 'whsec_redis_test';
 const auth = { authorization: `Bearer ${KEY}` };
 const skip = redisSkip();
@@ -34,7 +35,7 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
   dirs.push(dir);
   return {
     COCHLEA_ENGINE: 'scripted',
-    COCHLEA_API_KEYS: KEY,
+    COCHLEA_API_KEYS: `${KEY},${KEY2}`,
     COCHLEA_CONFIG_DIR: dir,
     COCHLEA_URL_ALLOW: '127.0.0.1',
     COCHLEA_WEBHOOK_SECRET: SECRET,
@@ -113,8 +114,8 @@ test('three replicas drain 60 queued jobs of real speech; every job is delivered
   }
 });
 
-test('kill -9 of the replica running a job: the job completes on another replica, delivered once', { skip }, async () => {
-  const rx = await startReceiver();
+test('kill -9 of the replica running a job: the job completes on another replica; a 500 from the receiver is retried', { skip }, async () => {
+  const rx = await startReceiver((_d, n) => (n === 1 ? 500 : 200));
   const wav = new Uint8Array(fs.readFileSync(loadSet('en_jfk')[0].audio));
   // Replica A is slow (each recognition busy-waits 8 s) and alone, so it takes the job.
   const a = await spawnServer([], env({ COCHLEA_JOB_CONCURRENCY: '1', COCHLEA_SCRIPTED_CONFIG: '{"decodeDelayMs":8000}' }));
@@ -128,14 +129,20 @@ test('kill -9 of the replica running a job: the job completes on another replica
     }
     await stop(a, 'SIGKILL');
     b = await spawnServer([], env({ COCHLEA_JOB_CONCURRENCY: '1' }));
-    await rx.waitFor((d) => d.some((x) => x.headers['idempotency-key'] === id), 30_000);
+    await rx.waitFor((d) => d.filter((x) => x.headers['idempotency-key'] === id).length >= 2, 30_000);
     await new Promise((r) => setTimeout(r, 1000));
-    assert.equal(rx.deliveries.filter((x) => x.headers['idempotency-key'] === id).length, 1);
-    assert.equal(JSON.parse(rx.deliveries[0].body).status, 'success');
+    const mine = rx.deliveries.filter((x) => x.headers['idempotency-key'] === id);
+    assert.equal(mine.length, 2, 'the 500 was retried once, then acknowledged: no further delivery');
+    assert.deepEqual(mine.map((x) => x.headers['x-cochlea-delivery-attempt']), ['1', '2']);
+    assert.equal(mine[0].body, mine[1].body, 'the same result both times');
+    assert.equal(JSON.parse(mine[1].body).status, 'success');
     assert.ok(finishedBy(b).has(id), 'replica B finished it');
     const j = await (await fetch(`${b.url}/waves/v1/jobs/${id}`, { headers: auth })).json();
     assert.equal(j.status, 'completed');
     assert.ok(j.attempts >= 2, `a second attempt (${j.attempts})`);
+    assert.equal(j.webhook.status, 'delivered');
+    assert.equal(j.webhook.attempts, 2);
+    assert.equal(j.webhook.last_status, 200);
   } finally {
     await stop(a, 'SIGKILL');
     if (b) await stop(b);
@@ -143,8 +150,8 @@ test('kill -9 of the replica running a job: the job completes on another replica
   }
 });
 
-function openSession(base: string): Promise<{ ws: WebSocket; closed: Promise<{ code: number; reason: string }> }> {
-  const ws = new WebSocket(`${base.replace('http', 'ws')}/waves/v1/stt/live?language=en&token=${KEY}&model=pulse`);
+function openSession(base: string, key = KEY): Promise<{ ws: WebSocket; closed: Promise<{ code: number; reason: string }> }> {
+  const ws = new WebSocket(`${base.replace('http', 'ws')}/waves/v1/stt/live?language=en&token=${key}&model=pulse`);
   const closed = new Promise<{ code: number; reason: string }>((r) => ws.on('close', (code, reason) => r({ code, reason: reason.toString() })));
   return new Promise((resolve, reject) => {
     ws.on('open', () => resolve({ ws, closed }));
@@ -152,9 +159,10 @@ function openSession(base: string): Promise<{ ws: WebSocket; closed: Promise<{ c
   });
 }
 
-test('per-key rate limit and session limit hold across two replicas', { skip }, async () => {
+test('per-key rate limit, per-key and total session limits hold across two replicas', { skip }, async () => {
   const limits = JSON.stringify({ keys: { [KEY]: { requestsPerMinute: 8, maxSessions: 2 } } });
-  const [a, b] = await Promise.all([spawnServer([], env({ COCHLEA_KEY_LIMITS: limits })), spawnServer([], env({ COCHLEA_KEY_LIMITS: limits }))]);
+  const e = { COCHLEA_KEY_LIMITS: limits, COCHLEA_MAX_SESSIONS_TOTAL: '3' };
+  const [a, b] = await Promise.all([spawnServer([], env(e)), spawnServer([], env(e))]);
   try {
     // Sessions: one on each replica, the third (either replica) is closed with 1008.
     const s1 = await openSession(a.url);
@@ -169,10 +177,16 @@ test('per-key rate limit and session limit hold across two replicas', { skip }, 
     const s4 = await openSession(b.url);
     const early = await Promise.race([s4.closed, new Promise((r) => setTimeout(() => r('open'), 700))]);
     assert.equal(early, 'open', 'a freed slot can be taken again');
-    s2.ws.close();
-    s4.ws.close();
+    // Total: KEY holds 2 (s2 on B, s4 on B); KEY2's first session makes 3, its second is one too many.
+    const t1 = await openSession(a.url, KEY2);
+    const t2 = await openSession(a.url, KEY2);
+    const ct2 = await t2.closed;
+    assert.equal(ct2.code, 1008);
+    assert.match(ct2.reason, /in total \(limit 3\)/);
+    for (const x of [s2, s4, t1]) x.ws.close();
+    await Promise.all([s2.closed, s4.closed, t1.closed]);
 
-    // Rate: 8 requests per minute for this key, counted on both replicas together (4 were the WS handshakes).
+    // Rate: 8 requests per minute for KEY, counted on both replicas together (4 were its WS handshakes).
     const statuses: number[] = [];
     let retryAfter: string | null = null;
     for (let i = 0; i < 8; i++) {
@@ -185,8 +199,8 @@ test('per-key rate limit and session limit hold across two replicas', { skip }, 
     }
     assert.deepEqual(statuses, [404, 404, 404, 404, 429, 429, 429, 429]);
     assert.ok(Number(retryAfter) > 0 && Number(retryAfter) <= 60);
-    // Another key (unlimited by default) is unaffected... there is only one key, so: health is not limited.
-    assert.equal((await fetch(`${a.url}/health`)).status, 200);
+    // Another key (no rate limit by default) is unaffected.
+    assert.equal((await fetch(`${a.url}/waves/v1/jobs/00000000-0000-0000-0000-000000000000`, { headers: { authorization: `Bearer ${KEY2}` } })).status, 404);
   } finally {
     await Promise.all([stop(a), stop(b)]);
   }
