@@ -4,7 +4,7 @@
  * against a direct sync request of the same audio (scripted engine, so the engine's own time noise
  * does not hide the queue's; embedded and Redis).
  *
- *   nice -n 10 npx tsx bench/jobs.ts [--quick]     (or: npm run bench -- --only jobs)
+ *   nice -n 10 npx tsx bench/jobs.ts [--quick] [--overhead]     (or: npm run bench -- --only jobs)
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -125,7 +125,8 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
     const bodies = clips.map((c) => new Uint8Array(fs.readFileSync(c.file)));
     const n = ctx.quick ? 12 : 24;
     metrics.clip_seconds_mean = Math.round((clips.reduce((a, c) => a + c.duration, 0) / clips.length) * 100) / 100;
-    for (const r of [1, 2, 3]) {
+    // --overhead: only the queue-overhead part (seconds instead of minutes).
+    for (const r of process.argv.includes('--overhead') ? [] : [1, 2, 3]) {
       ctx.log(`jobs: ${r} replica(s), ${n} jobs`);
       const t = await throughput(redis, rx, r, bodies, n);
       rows.push([r, r, n, Math.round(t.jobsPerMin * 10) / 10, Math.round(t.p50), Math.round(t.p95)]);

@@ -1,5 +1,5 @@
 /**
- * The embedded job queue: one SQLite database (better-sqlite3, WAL, synchronous=FULL) and the audio
+ * The embedded job queue: one SQLite database (better-sqlite3, WAL) and the audio
  * files beside it, under the state directory. No extra service; a restart loses no accepted job:
  * a job is acknowledged only after its audio is fsynced and its row committed; jobs that were
  * running when the process died are queued again at the next start, and webhook deliveries in
@@ -65,7 +65,9 @@ export class EmbeddedJobQueue implements JobQueue {
     this.audio = new FileAudioStore(path.join(o.dir, 'audio'));
     this.db = new Database(path.join(o.dir, 'jobs.sqlite'));
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
+    // Accepting a job syncs its commit (FULL, see enqueue); state changes after that only need to
+    // survive a process crash, which WAL with synchronous=NORMAL does (an OS crash may replay them).
+    this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS jobs (
@@ -93,9 +95,14 @@ export class EmbeddedJobQueue implements JobQueue {
 
   async enqueue(spec: JobSpec, audio: Buffer | undefined): Promise<void> {
     if (audio) await this.audio.put(spec.id, audio);
-    this.db
-      .prepare(`INSERT INTO jobs (id, spec, state, created_at) VALUES (?, ?, 'queued', ?)`)
-      .run(spec.id, JSON.stringify(spec), spec.createdAt);
+    this.db.pragma('synchronous = FULL');
+    try {
+      this.db
+        .prepare(`INSERT INTO jobs (id, spec, state, created_at) VALUES (?, ?, 'queued', ?)`)
+        .run(spec.id, JSON.stringify(spec), spec.createdAt);
+    } finally {
+      this.db.pragma('synchronous = NORMAL');
+    }
     setImmediate(() => this.pump());
   }
 
