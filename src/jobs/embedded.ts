@@ -52,8 +52,6 @@ const MAX_TRANSIENT_ATTEMPTS = 5;
 
 export class EmbeddedJobQueue implements JobQueue {
   readonly kind = 'embedded' as const;
-  private readonly db: Database.Database;
-  private readonly audio: FileAudioStore;
   private readonly running = new Map<string, { ac: AbortController; done: Promise<void> }>();
   private readonly delivering = new Map<string, Promise<void>>();
   private timer?: NodeJS.Timeout;
@@ -61,15 +59,27 @@ export class EmbeddedJobQueue implements JobQueue {
   private lastSweep = 0;
 
   constructor(private readonly o: EmbeddedOptions) {
-    fs.mkdirSync(o.dir, { recursive: true, mode: 0o700 });
-    this.audio = new FileAudioStore(path.join(o.dir, 'audio'));
-    this.db = new Database(path.join(o.dir, 'jobs.sqlite'));
-    this.db.pragma('journal_mode = WAL');
+    this.file = path.join(o.dir, 'jobs.sqlite');
+  }
+
+  private readonly file: string;
+  private _db?: Database.Database;
+  private _audio?: FileAudioStore;
+
+  /**
+   * Nothing is created on disk until the first job arrives (a server that never gets one writes
+   * nothing to its config dir); an existing database is opened at start to resume its jobs.
+   */
+  private get db(): Database.Database {
+    if (this._db) return this._db;
+    fs.mkdirSync(this.o.dir, { recursive: true, mode: 0o700 });
+    const db = new Database(this.file);
+    db.pragma('journal_mode = WAL');
     // Accepting a job syncs its commit (FULL, see enqueue); state changes after that only need to
     // survive a process crash, which WAL with synchronous=NORMAL does (an OS crash may replay them).
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(`
+    db.pragma('synchronous = NORMAL');
+    db.pragma('busy_timeout = 5000');
+    db.exec(`
       CREATE TABLE IF NOT EXISTS jobs (
         id TEXT PRIMARY KEY,
         spec TEXT NOT NULL,
@@ -91,6 +101,21 @@ export class EmbeddedJobQueue implements JobQueue {
       CREATE INDEX IF NOT EXISTS jobs_webhook ON jobs (webhook_state, webhook_next_at);
       CREATE INDEX IF NOT EXISTS jobs_expiry ON jobs (expires_at);
     `);
+    this._db = db;
+    return db;
+  }
+
+  private get audio(): FileAudioStore {
+    this._audio ??= new FileAudioStore(path.join(this.o.dir, 'audio'));
+    return this._audio;
+  }
+
+  /** True once a database exists (opened now if it is on disk). */
+  private ready(): boolean {
+    if (this._db) return true;
+    if (!fs.existsSync(this.file)) return false;
+    void this.db;
+    return true;
   }
 
   async enqueue(spec: JobSpec, audio: Buffer | undefined): Promise<void> {
@@ -107,22 +132,25 @@ export class EmbeddedJobQueue implements JobQueue {
   }
 
   async depth(): Promise<number> {
+    if (!this.ready()) return 0;
     return (this.db.prepare(`SELECT count(*) AS n FROM jobs WHERE state = 'queued'`).get() as { n: number }).n;
   }
 
   async start(): Promise<void> {
+    this.timer = setInterval(() => this.tick(), this.o.tickMs ?? 250);
+    this.timer.unref();
+    if (!this.ready()) return;
     // Jobs that were running when the last process died run again.
     const requeued = this.db.prepare(`UPDATE jobs SET state = 'queued', started_at = NULL WHERE state = 'processing'`).run().changes;
     if (requeued) this.o.log.warn({ jobs: requeued }, 'jobs interrupted by the last shutdown were queued again');
     // Audio without a row: the process died between writing it and committing the job.
     const known = new Set((this.db.prepare(`SELECT id FROM jobs WHERE state = 'queued'`).all() as { id: string }[]).map((r) => r.id));
     for (const id of this.audio.ids()) if (!known.has(id)) await this.audio.delete(id);
-    this.timer = setInterval(() => this.tick(), this.o.tickMs ?? 250);
-    this.timer.unref();
     this.tick();
   }
 
   private tick(): void {
+    if (!this._db) return;
     this.pump();
     this.deliverDue();
     if (Date.now() - this.lastSweep > 60_000) {
@@ -220,6 +248,7 @@ export class EmbeddedJobQueue implements JobQueue {
   }
 
   async get(id: string): Promise<JobView | undefined> {
+    if (!this.ready()) return undefined;
     const row = this.db.prepare(`SELECT * FROM jobs WHERE id = ?`).get(id) as Row | undefined;
     if (!row) return undefined;
     if (row.expires_at !== null && row.expires_at <= Date.now()) return undefined;
@@ -228,11 +257,13 @@ export class EmbeddedJobQueue implements JobQueue {
 
   /** The API key id a job belongs to. */
   async owner(id: string): Promise<string | undefined> {
+    if (!this.ready()) return undefined;
     const row = this.db.prepare(`SELECT spec FROM jobs WHERE id = ?`).get(id) as { spec: string } | undefined;
     return row ? (JSON.parse(row.spec) as JobSpec).keyId : undefined;
   }
 
   async cancel(id: string): Promise<CancelResult> {
+    if (!this.ready()) return 'not_found';
     const now = Date.now();
     const changed = this.db
       .prepare(`UPDATE jobs SET state = 'cancelled', finished_at = ?, webhook_state = 'not_sent', expires_at = ? WHERE id = ? AND state = 'queued'`)
@@ -257,9 +288,9 @@ export class EmbeddedJobQueue implements JobQueue {
     }
     // Results finished during the drain go out now; deliveries still unfinished after a few seconds
     // (slow receiver) resume at the next start.
-    this.deliverDue(true);
+    if (this._db) this.deliverDue(true);
     await Promise.race([Promise.allSettled([...this.delivering.values()]), new Promise((r) => setTimeout(r, Math.min(drainMs, 5000)).unref())]);
-    this.db.close();
+    this._db?.close();
   }
 }
 

@@ -60,7 +60,7 @@ export class JobsService {
     let secrets: string[] = [];
     const runner = new PulseJobRunner(config, d.service, d.fetcher);
     const holder: { s?: JobsService } = {};
-    const sender = new WebhookSender(d.fetcher, () => holder.s!.secrets, j.webhookTimeoutMs);
+    const sender = new WebhookSender(d.fetcher, () => holder.s!.signingSecrets(), j.webhookTimeoutMs);
     let svc: JobsService;
     if (j.redisUrl) {
       const url = j.redisUrl;
@@ -112,10 +112,11 @@ export class JobsService {
         log,
       });
       svc = new JobsService(d, queue, new LocalSessionLimiter(j.maxSessionsTotal, limits), undefined, false, limits);
-      secrets = [j.webhookSecret ?? fileSecret(j.webhookSecretFile).secret];
     }
-    if (j.webhookSecretPrevious) secrets.push(j.webhookSecretPrevious);
-    svc.secrets = secrets;
+    const previous = j.webhookSecretPrevious ? [j.webhookSecretPrevious] : [];
+    if (secrets.length) svc.secrets = [...secrets, ...previous];
+    // Embedded: the secret file is created only when the first webhook is signed.
+    else svc.lazySecrets = () => [j.webhookSecret ?? fileSecret(j.webhookSecretFile).secret, ...previous];
     holder.s = svc;
     await svc.queue.start();
     log.info({ queue: svc.queue.kind, concurrency: j.concurrency }, 'job queue started');
@@ -123,6 +124,12 @@ export class JobsService {
   }
 
   private connections: Redis[] = [];
+  private lazySecrets?: () => string[];
+
+  private signingSecrets(): string[] {
+    if (!this.secrets.length && this.lazySecrets) this.secrets = this.lazySecrets();
+    return this.secrets;
+  }
 
   /** Maximum bytes a job body may have in this deployment. */
   private maxBytes(): number {
