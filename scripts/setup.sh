@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 # libpocketsphinx3 + pocketsphinx-en-us: the offline English recognizer.
 # ffmpeg, sox: container decoding (and test fixtures). python3-onnx/numpy: ONNX test fixtures.
 # chromium: the live-page browser test. espeak-ng: pronunciations of keyword-boosted names (and test speech).
-APT_PACKAGES=(libpocketsphinx3 pocketsphinx-en-us ffmpeg sox libsox-fmt-all python3-onnx python3-numpy bzip2 chromium espeak-ng)
+# redis-server: the scale-out tests (test/jobs/redis.test.ts start their own redis-server on a free
+# port in a temp dir and stop it; the system service is not used).
+APT_PACKAGES=(libpocketsphinx3 pocketsphinx-en-us ffmpeg sox libsox-fmt-all python3-onnx python3-numpy bzip2 chromium espeak-ng redis-server)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

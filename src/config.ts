@@ -7,7 +7,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { backendConfigFromEnv, parseEngineKind, type EngineKind } from './engines/registry.ts';
+import { backendConfigFromEnv, jsonSetting, parseEngineKind, type EngineKind } from './engines/registry.ts';
 
 export type { EngineKind } from './engines/registry.ts';
 export { DEFAULT_SHERPA_CONFIG } from './engines/registry.ts';
@@ -98,6 +98,54 @@ export interface Config {
   };
   limits: Limits;
   metrics: MetricsConfig;
+  jobs: JobsConfig;
+}
+
+/** Per-key limits (COCHLEA_KEY_LIMITS); 0 means unlimited. */
+export interface KeyLimits {
+  /** Batch/HTTP requests per minute. */
+  requestsPerMinute: number;
+  /** Concurrent real-time sessions. */
+  maxSessions: number;
+}
+
+export interface KeyLimitsConfig {
+  default: KeyLimits;
+  /** By API key, or by `sha256:<hex>` of the key (so the file need not hold keys). */
+  keys: Record<string, Partial<KeyLimits>>;
+}
+
+/** Asynchronous jobs (webhook_url), their queue, webhooks and cluster-wide limits. */
+export interface JobsConfig {
+  /** COCHLEA_REDIS_URL: jobs go through BullMQ on this Redis; limits are cluster-wide. Unset: embedded SQLite queue. */
+  redisUrl?: string;
+  /** Where the embedded queue keeps its database and audio (default <configDir>/jobs). */
+  stateDir: string;
+  /** COCHLEA_JOBS_DIR: directory every replica can read (Redis mode: audio goes there instead of into Redis). */
+  sharedDir?: string;
+  /** Redis mode without a shared dir: largest audio body kept in Redis, bytes (larger: 413). */
+  redisMaxAudioBytes: number;
+  /** Jobs one process transcribes at once. */
+  concurrency: number;
+  /** Accepted jobs waiting beyond which new ones get 503 (cluster-wide with Redis). */
+  maxQueued: number;
+  /** Results (and any audio left) are deleted this long after a job finishes, hours. */
+  retentionHours: number;
+  /** HMAC-SHA256 key for webhook signatures; generated into `webhookSecretFile` when unset. */
+  webhookSecret?: string;
+  /** The secret being rotated out: deliveries carry a signature with each. */
+  webhookSecretPrevious?: string;
+  webhookSecretFile: string;
+  /** Retries after the first attempt (Pulse: 10). */
+  webhookRetries: number;
+  /** First retry delay, ms; doubles each retry (capped at 10 min). */
+  webhookBackoffMs: number;
+  webhookTimeoutMs: number;
+  /** Redis mode: a job whose worker stopped renewing its lock for this long is retried elsewhere, ms. */
+  stalledMs: number;
+  /** Real-time sessions in total across every replica (per process without Redis); 0 = no limit beyond COCHLEA_MAX_SESSIONS per process. */
+  maxSessionsTotal: number;
+  keyLimits: KeyLimitsConfig;
 }
 
 function num(env: NodeJS.ProcessEnv, name: string, def: number): number {
@@ -117,6 +165,26 @@ function boolEnv(v: string | undefined): boolean | undefined {
   if (/^(1|true|yes|on)$/i.test(v)) return true;
   if (/^(0|false|no|off)$/i.test(v)) return false;
   throw new Error(`expected a boolean, got "${v}"`);
+}
+
+function keyLimits(env: NodeJS.ProcessEnv): KeyLimitsConfig {
+  const def: KeyLimits = {
+    requestsPerMinute: num(env, 'COCHLEA_RATE_LIMIT_RPM', 0),
+    maxSessions: num(env, 'COCHLEA_MAX_SESSIONS_PER_KEY', 0),
+  };
+  const raw = jsonSetting('COCHLEA_KEY_LIMITS', env.COCHLEA_KEY_LIMITS, {}) as { default?: Partial<KeyLimits>; keys?: Record<string, Partial<KeyLimits>> };
+  if (!raw || typeof raw !== 'object') throw new Error('COCHLEA_KEY_LIMITS must be a JSON object {"default": {...}, "keys": {...}}');
+  const check = (where: string, l: unknown): Partial<KeyLimits> => {
+    if (!l || typeof l !== 'object') throw new Error(`COCHLEA_KEY_LIMITS ${where} must be an object`);
+    for (const [k, v] of Object.entries(l)) {
+      if (k !== 'requestsPerMinute' && k !== 'maxSessions') throw new Error(`COCHLEA_KEY_LIMITS ${where}: unknown limit "${k}" (requestsPerMinute, maxSessions)`);
+      if (typeof v !== 'number' || !(v >= 0)) throw new Error(`COCHLEA_KEY_LIMITS ${where}.${k} must be a non-negative number`);
+    }
+    return l as Partial<KeyLimits>;
+  };
+  const keys: Record<string, Partial<KeyLimits>> = {};
+  for (const [k, l] of Object.entries(raw.keys ?? {})) keys[k] = check(`keys entry`, l);
+  return { default: { ...def, ...(raw.default ? check('default', raw.default) : {}) }, keys };
 }
 
 export function defaultConfigDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -178,6 +246,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       mode: metricsMode,
       port: env.COCHLEA_METRICS_PORT ? num(env, 'COCHLEA_METRICS_PORT', 0) : undefined,
       host: env.COCHLEA_METRICS_HOST || env.HOST || '0.0.0.0',
+    },
+    jobs: {
+      redisUrl: env.COCHLEA_REDIS_URL || undefined,
+      stateDir: path.join(configDir, 'jobs'),
+      sharedDir: env.COCHLEA_JOBS_DIR ? path.resolve(env.COCHLEA_JOBS_DIR) : undefined,
+      redisMaxAudioBytes: num(env, 'COCHLEA_JOBS_REDIS_MAX_MB', 32) * MB,
+      concurrency: Math.max(1, num(env, 'COCHLEA_JOB_CONCURRENCY', Math.max(1, num(env, 'COCHLEA_WORKERS', os.availableParallelism())))),
+      maxQueued: num(env, 'COCHLEA_MAX_QUEUED_ASYNC_JOBS', 10_000),
+      retentionHours: num(env, 'COCHLEA_JOB_RETENTION_HOURS', 24),
+      webhookSecret: env.COCHLEA_WEBHOOK_SECRET || undefined,
+      webhookSecretPrevious: env.COCHLEA_WEBHOOK_SECRET_PREVIOUS || undefined,
+      webhookSecretFile: env.COCHLEA_WEBHOOK_SECRET_FILE ? path.resolve(env.COCHLEA_WEBHOOK_SECRET_FILE) : path.join(configDir, 'webhook-secret'),
+      webhookRetries: num(env, 'COCHLEA_WEBHOOK_RETRIES', 10),
+      webhookBackoffMs: num(env, 'COCHLEA_WEBHOOK_BACKOFF_MS', 1000),
+      webhookTimeoutMs: num(env, 'COCHLEA_WEBHOOK_TIMEOUT_MS', 15_000),
+      stalledMs: Math.max(500, num(env, 'COCHLEA_JOBS_STALLED_MS', 30_000)),
+      maxSessionsTotal: num(env, 'COCHLEA_MAX_SESSIONS_TOTAL', 0),
+      keyLimits: keyLimits(env),
     },
   };
 }

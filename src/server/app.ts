@@ -23,6 +23,9 @@ import { ModelManager } from '../models/manager.ts';
 import { Metrics } from './metrics.ts';
 import { Readiness, registerHealth } from './health.ts';
 import { openAiRoutes } from './openai.ts';
+import { JobsService } from '../jobs/index.ts';
+import { registerRateLimit } from '../jobs/limits.ts';
+import { jobsRoutes } from './jobs-routes.ts';
 
 export interface ServerDeps {
   config: Config;
@@ -39,6 +42,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The one transcription service batch, real-time (and any other API surface) call. */
     transcription: TranscriptionService;
+    /** Asynchronous jobs (webhook_url), the queue behind them, and per-key limits. */
+    jobs: JobsService;
   }
 }
 
@@ -174,12 +179,19 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   app.addHook('onClose', async () => fetcher.close());
 
+  const jobs = await JobsService.create({ config, service, fetcher, log: app.log });
+  app.decorate('jobs', jobs);
+  // Stop taking jobs and finish (or re-queue) running ones before the engine goes away.
+  app.addHook('preClose', async () => jobs.close(config.limits.shutdownDrainMs));
+
   // Everything under the API prefixes needs a key.
   await app.register(async (api) => {
     api.addHook('onRequest', async (req, reply) => {
       const err = checkAuth(ring, req.headers, req.query);
       if (err) return sendError(req, reply, err.statusCode, err.body);
     });
+    await registerRateLimit(api, jobs.limits, jobs.redis);
+    await api.register(jobsRoutes, { jobs });
     await api.register(batchRoutes, { config, service, fetcher });
     await api.register(realtimeRoutes, { config, service, registry });
   });

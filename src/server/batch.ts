@@ -10,7 +10,7 @@
  * Errors are mapped to Pulse's shapes by `mapDecodeError` / `mapEngineError`.
  */
 import { Readable } from 'node:stream';
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.ts';
 import type { TranscriptionService } from '../pipeline/service.ts';
 import type { Transcript } from '../pipeline/types.ts';
@@ -21,7 +21,6 @@ import { formatBatchResponse } from './pulse-format.ts';
 import { limitBytes, type UrlFetcher } from './url-fetch.ts';
 import { resolveLanguage } from './languages.ts';
 import { EngineError } from '../engines/errors.ts';
-import { deliverWebhook } from './webhook.ts';
 import { decodeAudioObserved } from './metrics.ts'; // decodeAudio + decode-error metric by format
 
 /** Batch paths; each also answers with a trailing slash (the server ignores trailing slashes). */
@@ -82,7 +81,7 @@ async function audioSource(req: FastifyRequest, request: BatchRequest, config: C
   return { stream: (req.body as Readable | undefined) ?? req.raw, filename: filenameFromHeaders(req) };
 }
 
-function mapDecodeError(e: unknown, config: Config): unknown {
+export function mapDecodeError(e: unknown, config: Config): unknown {
   if (!(e instanceof AudioDecodeError)) return e;
   if (e.code === 'invalid_format') return badRequest(INVALID_FORMAT_MESSAGE, [{ field: 'body', message: e.message }]);
   if (e.code === 'too_long') {
@@ -116,7 +115,7 @@ async function decodeBody(source: AudioSource, request: BatchRequest, config: Co
 }
 
 /** Engine failures the client can act on get their own status; the rest stay a 500. */
-function mapEngineError(e: unknown): unknown {
+export function mapEngineError(e: unknown): unknown {
   if (!(e instanceof EngineError)) return e;
   switch (e.code) {
     case 'queue_full':
@@ -152,12 +151,13 @@ export const batchRoutes: FastifyPluginAsync<Opts> = async (app, { config, servi
   app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
   app.addContentTypeParser(/^application\/[\w.-]+\+json$/i, { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
 
-  const handler = (defaultLanguage: string) => async (req: FastifyRequest) => {
+  const handler = (defaultLanguage: string) => async (req: FastifyRequest, reply: FastifyReply) => {
     const t0 = performance.now();
     const request = parseBatchQuery(req.query, defaultLanguage);
     const lang = resolveLanguage(request.options.language, service.engine.info);
     const options = { ...request.options, language: lang.engine };
-    if (request.webhook) fetcher.validate(request.webhook.url);
+    // webhook_url: an asynchronous job (src/jobs); answered at once with {status:"processing"}.
+    if (request.webhook) return app.jobs.accept(req, reply);
 
     const gone = clientGone(req);
     try {
@@ -170,18 +170,14 @@ export const batchRoutes: FastifyPluginAsync<Opts> = async (app, { config, servi
         throw mapEngineError(e);
       }
       if (lang.warning) transcript.warnings = [lang.warning, ...transcript.warnings];
-      const warnings = [...transcript.warnings];
-      if (request.webhook?.method === 'GET') {
-        warnings.push({ option: 'webhook_method', message: 'webhook_method=GET cannot carry the transcript; it was delivered with POST' });
-      }
-      const response = formatBatchResponse(
-        { ...transcript, warnings },
-        { options, model: request.model, requestId: req.id, fileSize: bytes, filename: source.filename, processingMs: performance.now() - t0 },
-      );
-      if (request.webhook) {
-        const extra = request.webhook.extra;
-        deliverWebhook(fetcher, request.webhook.url, Object.keys(extra).length ? { ...response, webhook_extra: extra } : response, req.log);
-      }
+      const response = formatBatchResponse(transcript, {
+        options,
+        model: request.model,
+        requestId: req.id,
+        fileSize: bytes,
+        filename: source.filename,
+        processingMs: performance.now() - t0,
+      });
       return response;
     } finally {
       gone.dispose();

@@ -31,6 +31,7 @@ import { parseRealtimeQuery, type RealtimeRequest } from './params.ts';
 import { resolveLanguage, type ResolvedLanguage } from './languages.ts';
 import { formatErrorEvent, formatTranscriptionEvent, formatVadEvent, type EventContext } from './pulse-format.ts';
 import { reportDecodeError } from './metrics.ts';
+import { acquireSessionSlot } from '../jobs/limits.ts';
 
 export const REALTIME_PATHS = ['/waves/v1/pulse/get_text', '/api/v1/pulse/get_text', '/waves/v1/stt/live'] as const;
 
@@ -487,6 +488,8 @@ export const realtimeRoutes: FastifyPluginAsync<Opts> = async (app, { config, se
       preValidation: async (req) => {
         const request = parseRealtimeQuery(req.query, wordTimestampsDefault);
         req.realtime = { request, language: resolveLanguage(request.options.language, service.engine.info) };
+        // Session limits per key and in total (cluster-wide with Redis): src/jobs/limits.ts.
+        await acquireSessionSlot(app.jobs.sessions, req);
       },
       handler: async (_req, reply) => {
         reply.code(426).header('upgrade', 'websocket').send({ status: 'error', message: 'This endpoint expects a WebSocket upgrade', errors: [] });
@@ -498,6 +501,10 @@ export const realtimeRoutes: FastifyPluginAsync<Opts> = async (app, { config, se
         }
         if (registry.sessions.size >= config.limits.maxSessions) {
           socket.close(CLOSE.policy, `Too many concurrent sessions (limit ${config.limits.maxSessions})`);
+          return;
+        }
+        if (req.sessionSlot && !req.sessionSlot.ok) {
+          socket.close(CLOSE.policy, req.sessionSlot.reason);
           return;
         }
         try {

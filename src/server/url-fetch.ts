@@ -176,15 +176,18 @@ export class UrlFetcher {
     this.checkUrl(raw);
   }
 
-  /** POST JSON (webhooks) through the same guarded agent; returns the status code. */
-  async postJson(raw: string, body: unknown): Promise<number> {
+  /**
+   * Send a webhook request through the same guarded agent (connect-time address check, allow-list)
+   * as audio fetches; redirects are not followed. Returns the status code; network errors throw.
+   */
+  async send(raw: string, req: { method: 'GET' | 'POST'; headers: Record<string, string>; body?: string; timeoutMs?: number }): Promise<number> {
     const url = this.checkUrl(raw);
     const res = await request(url, {
-      method: 'POST',
+      method: req.method,
       dispatcher: this.agent,
-      body: JSON.stringify(body),
-      headers: { 'content-type': 'application/json', 'user-agent': 'cochlea/0.1' },
-      signal: AbortSignal.timeout(this.opts.timeoutMs),
+      body: req.body,
+      headers: { 'user-agent': 'cochlea/0.1', ...req.headers },
+      signal: AbortSignal.timeout(req.timeoutMs ?? this.opts.timeoutMs),
     });
     await res.body.dump();
     return res.statusCode;
