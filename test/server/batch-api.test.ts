@@ -75,7 +75,9 @@ describe('pre-recorded API', () => {
 
   test('answers in Pulse shape: words with true times, utterances, metadata, request id', async () => {
     const wav = speechWav();
-    const { res, json } = await post(s, '?language=en&word_timestamps=true', wav);
+    // format=false: the recognizer's words as spoken (punctuation, casing and ITN are the
+    // pipeline's, tested in test/pipeline/ and below).
+    const { res, json } = await post(s, '?language=en&word_timestamps=true&format=false', wav);
     assert.equal(res.status, 200, JSON.stringify(json));
     assert.equal(json.status, 'success');
     assert.equal(json.transcription, 'one two three');
@@ -101,7 +103,8 @@ describe('pre-recorded API', () => {
   test('word_timestamps=false (the default): words and utterances are empty arrays, as on Pulse', async () => {
     const { res, json } = await post(s, '?language=en', speechWav());
     assert.equal(res.status, 200);
-    assert.equal(json.transcription, 'one two three');
+    // Default formatting: punctuated and cased, a sentence break at the 1.4 s pause.
+    assert.equal(json.transcription, 'One two. Three.');
     assert.deepEqual(json.words, []);
     assert.deepEqual(json.utterances, []);
   });
@@ -147,7 +150,7 @@ describe('pre-recorded API', () => {
 
   test('model=pulse-pro is an alias served by the installed engine, with Pulse Pro response fields', async () => {
     const wav = speechWav();
-    const { res, json } = await post(s, '?model=pulse-pro&language=en&word_timestamps=true', wav, {}, '/waves/v1/stt/');
+    const { res, json } = await post(s, '?model=pulse-pro&language=en&word_timestamps=true&format=false', wav, {}, '/waves/v1/stt/');
     assert.equal(res.status, 200, JSON.stringify(json));
     assert.equal(json.transcription, 'one two three');
     assert.equal(json.words.length, 3);
@@ -323,7 +326,8 @@ describe('pre-recorded API', () => {
 
   test('8 parallel requests all succeed', async () => {
     const bodies = Array.from({ length: 8 }, (_, i) => burstsWav(Array.from({ length: i + 1 }, (_, k): [number, number] => [0.2 + k * 0.4, 0.4 + k * 0.4]), 4));
-    const results = await Promise.all(bodies.map((b) => post(s, '?word_timestamps=true', b)));
+    // format=false: one word per burst (ITN would join a run of digit words into one token).
+    const results = await Promise.all(bodies.map((b) => post(s, '?word_timestamps=true&format=false', b)));
     for (const [i, r] of results.entries()) {
       assert.equal(r.res.status, 200, r.text);
       assert.equal(r.json.words.length, i + 1, 'each answer belongs to its own request');
