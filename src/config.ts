@@ -5,6 +5,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { DEFAULT_MAX_PUSH_SECONDS } from './audio/types.ts';
+import { DEFAULT_JOB_DEADLINE } from './engines/errors.ts';
 
 export type EngineKind = 'pocketsphinx' | 'sherpa' | 'scripted';
 
@@ -39,6 +41,14 @@ export interface Limits {
   minUploadBytesPerSecond: number;
   /** Concurrent connections one client address may hold. */
   maxConnectionsPerAddress: number;
+  /** Audio one WebSocket frame may hold, seconds (checked before decoding it). */
+  maxFrameSeconds: number;
+  /** Decoded batch audio the whole process may hold at once, seconds (beyond it: 503 + Retry-After). */
+  maxInflightAudioSeconds: number;
+  /** A recognition job may run for this many times its audio duration... */
+  jobDeadlineFactor: number;
+  /** ...plus this many seconds, before it is stopped (0 factor and floor: no deadline). */
+  jobDeadlineFloorSeconds: number;
 }
 
 export interface Config {
@@ -179,6 +189,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       bodyIdleMs: num(env, 'COCHLEA_BODY_IDLE_MS', 30_000),
       minUploadBytesPerSecond: num(env, 'COCHLEA_MIN_UPLOAD_BYTES_PER_SEC', 1024),
       maxConnectionsPerAddress: num(env, 'COCHLEA_MAX_CONNECTIONS_PER_ADDRESS', 128),
+      maxFrameSeconds: num(env, 'COCHLEA_MAX_FRAME_SECONDS', DEFAULT_MAX_PUSH_SECONDS),
+      maxInflightAudioSeconds: num(env, 'COCHLEA_MAX_INFLIGHT_AUDIO_SECONDS', 4 * 3600),
+      jobDeadlineFactor: num(env, 'COCHLEA_JOB_DEADLINE_FACTOR', DEFAULT_JOB_DEADLINE.factor),
+      jobDeadlineFloorSeconds: num(env, 'COCHLEA_JOB_DEADLINE_FLOOR_SECONDS', DEFAULT_JOB_DEADLINE.floorSeconds),
     },
   };
 }

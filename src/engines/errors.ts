@@ -9,7 +9,16 @@ export type EngineErrorCode =
   | 'worker_crashed'
   | 'closed'
   | 'queue_full'
+  /** The job ran past its deadline (RecognizeOptions.deadlineSeconds / the pool's factor + floor) and was stopped. */
+  | 'deadline_exceeded'
   | 'backend_error';
+
+/**
+ * Default per-job deadline: `factor` × audio duration + `floorSeconds`, counted from when a worker
+ * starts the job (queueing excluded). pocketsphinx runs ~0.1–0.3× real time per core here, so a
+ * job at 1.5× + 10 s is far past normal; bit-flipped 8 s clips that took 25.5 s are stopped at 22 s.
+ */
+export const DEFAULT_JOB_DEADLINE = { factor: 1.5, floorSeconds: 10 } as const;
 
 export class EngineError extends Error {
   readonly code: EngineErrorCode;
@@ -29,6 +38,7 @@ export function engineErrorFrom(message: string, code: string | undefined): Engi
     'worker_crashed',
     'closed',
     'queue_full',
+    'deadline_exceeded',
     'backend_error',
   ];
   return new EngineError(known.includes(code as EngineErrorCode) ? (code as EngineErrorCode) : 'backend_error', message);

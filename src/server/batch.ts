@@ -8,6 +8,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Config } from '../config.ts';
 import type { Engine } from '../engines/types.ts';
 import { decodeAudio, AudioDecodeError } from '../audio/index.ts';
+import { processAudioBudget } from '../audio/budget.ts'; // harden(item 8)
 import { baseTranscript, splitUtterances } from '../pipeline/index.ts';
 import { ApiError, INVALID_FORMAT_MESSAGE, badRequest, payloadTooLarge, serviceUnavailable } from './errors.ts';
 import { parseBatchQuery, type BatchOptions } from './params.ts';
@@ -51,6 +52,7 @@ function mapEngineError(e: unknown): unknown {
   switch (e.code) {
     case 'queue_full':
       return serviceUnavailable('Server is at capacity; retry shortly');
+    case 'deadline_exceeded': return serviceUnavailable(e.message); // harden(item 9): job deadline → Pulse-shaped 503
     case 'unsupported_language':
       return badRequest(e.message, [{ field: 'language', message: 'not served by the installed models' }]);
     case 'invalid_audio':
@@ -109,6 +111,7 @@ export const batchRoutes: FastifyPluginAsync<Opts> = async (app, { config, engin
           encoding: options.encoding,
           sampleRate: options.sampleRate,
           maxDurationSeconds: config.limits.maxAudioSeconds,
+          budget: processAudioBudget(config.limits.maxInflightAudioSeconds), // harden(item 8): in-flight decoded-audio cap
           signal: ac.signal,
         });
       } catch (e) {
@@ -135,7 +138,7 @@ export const batchRoutes: FastifyPluginAsync<Opts> = async (app, { config, engin
         result = await engine.recognize(decoded.pcm, { language, keywords: options.keywords, signal: ac.signal });
       } catch (e) {
         throw mapEngineError(e);
-      }
+      } finally { decoded.release(); } // harden(item 8): give the in-flight audio budget back
       // Interim until the server runs the TranscriptionService (pipeline/service.ts).
       const transcript = baseTranscript(result);
       transcript.utterances = splitUtterances(transcript.words, {
