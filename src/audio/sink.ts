@@ -10,13 +10,17 @@
  * speech sources and ~90 dB below full scale, far below what any recognizer resolves) and
  * converted to one Float32Array at the end, each block freed as soon as it is converted: peak
  * memory is about the final Float32 PCM plus one block, where it used to be twice the PCM.
- * The returned array always owns its whole ArrayBuffer, so it can be transferred to a worker.
+ * When the container declares its duration (ffmpeg's "Duration:", FLAC STREAMINFO; see declare())
+ * the output is allocated once at that length too. The returned array owns its ArrayBuffer up to
+ * at most ~2 s of never-written tail.
  */
 import { AudioDecodeError, TARGET_SAMPLE_RATE } from './types.ts';
 import { sanitize } from './pcm.ts';
 import { BudgetHold, type AudioBudget } from './budget.ts';
 
 const BLOCK = 1 << 20; // samples (2 MiB as Int16, ~65 s)
+/** Largest output allocated up front from a declared duration (5 h of samples). */
+const MAX_DECLARED_ALLOC = 5 * 3600 * TARGET_SAMPLE_RATE;
 
 export class PcmSink {
   private exact: Float32Array | null = null;
@@ -70,6 +74,13 @@ export class PcmSink {
       b.refused++;
       throw b.busyError();
     }
+    if (!this.exact && this.length === 0 && this.blocks.length === 0 && !this.cur) {
+      // Allocate the output once at the declared length (+1 s for resampler rounding): pages are
+      // committed only as they are written, so a header that overstates costs address space, not
+      // memory, and an honest one saves the final join (peak = the PCM itself).
+      const n = Math.min(this.maxSamples, Math.ceil(seconds * TARGET_SAMPLE_RATE) + TARGET_SAMPLE_RATE);
+      if (n <= MAX_DECLARED_ALLOC) this.exact = new Float32Array(n);
+    }
   }
 
   /** Throws AudioDecodeError('too_long') as soon as the limit is exceeded, 'server' when the budget is. */
@@ -105,7 +116,10 @@ export class PcmSink {
       if (!this.cur || this.curLen === this.cur.length) {
         if (this.cur) this.blocks.push(this.cur);
         // Reserve the block before allocating it (blocks count as the Float32 they become).
-        this.hold.growTo(Math.max(this.hold.seconds, (this.length + x.length) / TARGET_SAMPLE_RATE, ((this.blocks.length + 1) * BLOCK) / TARGET_SAMPLE_RATE));
+        // Rounded up to whole blocks, but never beyond the duration limit (a max-length file must fit
+        // a budget of the same size).
+        const want = Math.max((this.length + x.length) / TARGET_SAMPLE_RATE, ((this.blocks.length + 1) * BLOCK) / TARGET_SAMPLE_RATE);
+        this.hold.growTo(Math.min(want, this.maxSamples / TARGET_SAMPLE_RATE));
         this.cur = new Int16Array(BLOCK);
         this.curLen = 0;
       }
@@ -128,7 +142,10 @@ export class PcmSink {
       this.exact = null;
       // Always hand out a Float32Array that owns its whole buffer (transferable to a worker,
       // and structured-clone copies no hidden tail): a shorter body than announced costs a copy.
-      return this.length === e.length ? e : e.slice(0, this.length);
+      if (this.length === e.length) return e;
+      // Close to the allocation (an honest declared length): a view, no copy; its small unused
+      // tail is never written, so it costs no memory. Far from it: copy just the real samples.
+      return this.length >= e.length - 2 * TARGET_SAMPLE_RATE ? e.subarray(0, this.length) : e.slice(0, this.length);
     }
     const out = new Float32Array(this.length);
     let o = 0;

@@ -151,13 +151,36 @@ describe('item 8: decompression bombs', { skip: have('ffmpeg') ? false : 'ffmpeg
     const sink = new PcmSink(undefined);
     const x = new Float32Array(3 * (1 << 20));
     for (let i = 0; i < x.length; i++) x[i] = 0.5 * Math.sin(i / 7);
+    const copy = x.slice();
     const before = process.memoryUsage().arrayBuffers;
-    sink.write(x.slice());
+    sink.write(copy);
     const held = process.memoryUsage().arrayBuffers - before;
     assert.ok(held < x.length * 2.2, `held ${held} bytes for ${x.length} samples`);
     const y = sink.finish();
     let err = 0;
     for (let i = 0; i < x.length; i++) err = Math.max(err, Math.abs(x[i] - y[i]));
     assert.ok(err <= 1 / 65536 + 1e-9, `max error ${err}`);
+  });
+
+  test('a declared duration allocates the output once (no join copy); an overstated one costs no copy of the lie', () => {
+    const honest = new PcmSink(4 * 3600);
+    honest.declare(10);
+    const x = new Float32Array(16000 * 10).fill(0.25);
+    honest.write(x.subarray(0, 50_000));
+    honest.write(x.subarray(50_000));
+    const y = honest.finish();
+    assert.equal(y.length, 160_000);
+    assert.ok(y.buffer.byteLength <= (160_000 + 16000) * 4, 'one allocation of the declared length (+1 s)');
+    assert.equal(y[159_999], 0.25);
+    const liar = new PcmSink(4 * 3600);
+    liar.declare(3 * 3600);
+    liar.write(x);
+    const z = liar.finish();
+    assert.equal(z.length, 160_000);
+    assert.equal(z.buffer.byteLength, 160_000 * 4, 'the real samples are copied out of the oversized allocation');
+    const short = new PcmSink(4 * 3600);
+    short.declare(1);
+    short.write(x);
+    assert.equal(short.finish().length, 160_000, 'more than declared falls back to blocks');
   });
 });
