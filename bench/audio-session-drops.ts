@@ -44,7 +44,7 @@ const child = spawn('nice', ['-n', '10', process.execPath, path.join(ROOT, 'bin'
     COCHLEA_API_KEYS: KEY,
     COCHLEA_MAX_SESSIONS: String(SESSIONS + 14),
     ...(fs.existsSync(SILERO_VAD) ? { COCHLEA_VAD_MODEL: SILERO_VAD } : {}),
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: 'info',
   },
   stdio: ['ignore', 'pipe', 'pipe'],
 });
