@@ -20,7 +20,8 @@ if (isMainThread && out) {
     } catch {}
     const rss = process.memoryUsage().rss;
     peakRss = Math.max(peakRss, rss);
-    fs.writeFileSync(out, JSON.stringify({ loopMaxMs: h.max / 1e6, loopP99Ms: h.percentile(99) / 1e6, rssMB: rss / 2 ** 20, peakRssMB: peakRss / 2 ** 20 }));
+    fs.writeFileSync(out + '.tmp', JSON.stringify({ loopMaxMs: h.max / 1e6, loopP99Ms: h.percentile(99) / 1e6, rssMB: rss / 2 ** 20, peakRssMB: peakRss / 2 ** 20 }));
+    fs.renameSync(out + '.tmp', out); // atomic: the suite never reads a half-written file
   }, 250);
   t.unref();
 }
