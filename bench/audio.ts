@@ -140,7 +140,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
       { enc: 'alaw', rate: 8000, fmt: 'alaw' },
     ];
     const runStream = async (enc: RawEncoding, rate: number, pieces: Uint8Array[]) => {
-      const d = createStreamDecoder(enc, rate);
+      const d = createStreamDecoder(enc, rate, { maxPushSeconds: Infinity });
       await d.ready;
       for (const p of pieces) d.push(p);
       d.flush();

@@ -8,6 +8,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import { backendConfigFromEnv, jsonSetting, parseEngineKind, type EngineKind } from './engines/registry.ts';
+import { DEFAULT_MAX_PUSH_SECONDS } from './audio/types.ts';
+import { DEFAULT_JOB_DEADLINE } from './engines/errors.ts';
 
 export type { EngineKind } from './engines/registry.ts';
 export { DEFAULT_SHERPA_CONFIG } from './engines/registry.ts';
@@ -45,6 +47,14 @@ export interface Limits {
   minUploadBytesPerSecond: number;
   /** Concurrent connections one client address may hold. */
   maxConnectionsPerAddress: number;
+  /** Audio one WebSocket frame may hold, seconds (checked before decoding it). */
+  maxFrameSeconds: number;
+  /** Decoded batch audio the whole process may hold at once, seconds (beyond it: 503 + Retry-After). */
+  maxInflightAudioSeconds: number;
+  /** A recognition job may run for this many times its audio duration... */
+  jobDeadlineFactor: number;
+  /** ...plus this many seconds, before it is stopped (0 factor and floor: no deadline). */
+  jobDeadlineFloorSeconds: number;
   /**
    * On SIGTERM, time `/ready` answers 503 (draining) while the server still serves everything,
    * before it starts closing, ms: lets a load balancer take it out of rotation first.
@@ -240,6 +250,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       bodyIdleMs: num(env, 'COCHLEA_BODY_IDLE_MS', 30_000),
       minUploadBytesPerSecond: num(env, 'COCHLEA_MIN_UPLOAD_BYTES_PER_SEC', 1024),
       maxConnectionsPerAddress: num(env, 'COCHLEA_MAX_CONNECTIONS_PER_ADDRESS', 128),
+      maxFrameSeconds: num(env, 'COCHLEA_MAX_FRAME_SECONDS', DEFAULT_MAX_PUSH_SECONDS),
+      maxInflightAudioSeconds: num(env, 'COCHLEA_MAX_INFLIGHT_AUDIO_SECONDS', 4 * 3600),
+      jobDeadlineFactor: num(env, 'COCHLEA_JOB_DEADLINE_FACTOR', DEFAULT_JOB_DEADLINE.factor),
+      jobDeadlineFloorSeconds: num(env, 'COCHLEA_JOB_DEADLINE_FLOOR_SECONDS', DEFAULT_JOB_DEADLINE.floorSeconds),
       shutdownDelayMs: num(env, 'COCHLEA_SHUTDOWN_DELAY_MS', 0),
     },
     metrics: {

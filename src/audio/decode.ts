@@ -77,12 +77,43 @@ async function decodeFrom(r: ByteReader, opts: DecodeOptions, signal: AbortSigna
 
   if (det?.inProcess === 'wav') return decodeWav(r, det, opts, signal, stallMs);
   if (det) {
-    const sink = new PcmSink(max);
-    const info = await decodeWithFfmpeg({ chunks: r.rest(), det, sink, signal, stallTimeoutMs: stallMs, ffmpegPath: opts.ffmpegPath });
-    return finish(sink, formatName(det, info.codec), info.sampleRate ?? 0, info.channels ?? 0);
+    const sink = new PcmSink(max, undefined, opts.budget);
+    return guarded(sink, async () => {
+      // FLAC states its length in STREAMINFO: refuse a bomb from its first 42 bytes, before ffmpeg starts.
+      if (det.container === 'flac') {
+        const d = flacDeclaredSeconds(head);
+        if (d !== undefined) sink.declare(d);
+      }
+      const info = await decodeWithFfmpeg({ chunks: r.rest(), det, sink, signal, stallTimeoutMs: stallMs, ffmpegPath: opts.ffmpegPath });
+      return finish(sink, formatName(det, info.codec), info.sampleRate ?? 0, info.channels ?? 0);
+    });
   }
   if (opts.encoding !== undefined) return decodeRaw(r, opts, signal);
   throw new AudioDecodeError('invalid_format', INVALID_FORMAT_MESSAGE);
+}
+
+/** Run a decode into `sink`; on failure give its budget share back. */
+async function guarded(sink: PcmSink, fn: () => Promise<DecodedAudio>): Promise<DecodedAudio> {
+  try {
+    return await fn();
+  } catch (e) {
+    sink.hold.release();
+    throw e;
+  }
+}
+
+/**
+ * Total duration declared by a FLAC stream's STREAMINFO block (RFC 9639 §8.2), or undefined when
+ * absent/unknown (total samples 0). `head` starts at "fLaC" (an ID3 tag before it: not parsed).
+ */
+export function flacDeclaredSeconds(head: Uint8Array): number | undefined {
+  if (head.length < 42 || head[0] !== 0x66 || head[1] !== 0x4c || head[2] !== 0x61 || head[3] !== 0x43) return undefined;
+  if ((head[4] & 0x7f) !== 0) return undefined; // first block must be STREAMINFO
+  const s = 8; // STREAMINFO body
+  const rate = (head[s + 10] << 12) | (head[s + 11] << 4) | (head[s + 12] >> 4);
+  const total = (head[s + 13] & 0x0f) * 2 ** 32 + ((head[s + 14] << 24) | (head[s + 15] << 16) | (head[s + 16] << 8) | head[s + 17]) >>> 0;
+  if (!rate || !total) return undefined;
+  return total / rate;
 }
 
 function formatName(det: Detected, codec: string | undefined): string {
@@ -98,8 +129,12 @@ function finish(
   sourceChannels: number,
   warnings?: string[],
 ): DecodedAudio {
-  if (sink.length === 0) throw new AudioDecodeError('empty', `The ${format} audio contains no samples`);
+  if (sink.length === 0) {
+    sink.hold.release();
+    throw new AudioDecodeError('empty', `The ${format} audio contains no samples`);
+  }
   const pcm = sink.finish();
+  const hold = sink.hold;
   const out: DecodedAudio = {
     pcm,
     sampleRate: TARGET_SAMPLE_RATE,
@@ -107,6 +142,7 @@ function finish(
     format,
     sourceSampleRate,
     sourceChannels,
+    release: () => hold.release(),
   };
   if (warnings?.length) out.warnings = warnings;
   return out;
@@ -148,13 +184,15 @@ async function decodeWav(r: ByteReader, det: Detected, opts: DecodeOptions, sign
   if (!info.layout) {
     // A WAV codec we do not decode in-process (ADPCM, GSM, MP3-in-WAV...): hand it to ffmpeg.
     if (!history) throw new AudioDecodeError('unsupported', 'WAV header too large to hand to ffmpeg');
-    const sink = new PcmSink(opts.maxDurationSeconds);
+    const sink = new PcmSink(opts.maxDurationSeconds, undefined, opts.budget);
     const chunks = (async function* () {
       yield* history;
       yield* r.rest();
     })();
-    const fi = await decodeWithFfmpeg({ chunks, det, sink, signal, stallTimeoutMs: stallMs, ffmpegPath: opts.ffmpegPath });
-    return finish(sink, formatName(det, fi.codec ?? `0x${info.formatTag.toString(16)}`), info.sampleRate, info.channels);
+    return guarded(sink, async () => {
+      const fi = await decodeWithFfmpeg({ chunks, det, sink, signal, stallTimeoutMs: stallMs, ffmpegPath: opts.ffmpegPath });
+      return finish(sink, formatName(det, fi.codec ?? `0x${info.formatTag.toString(16)}`), info.sampleRate, info.channels);
+    });
   }
 
   const layout = info.layout;
@@ -188,12 +226,19 @@ async function decodeWav(r: ByteReader, det: Detected, opts: DecodeOptions, sign
     }
     expected = outputLength(frames, info.sampleRate);
   }
-  const sink = new PcmSink(opts.maxDurationSeconds, expected);
+  let sink: PcmSink;
+  try {
+    sink = new PcmSink(opts.maxDurationSeconds, expected, opts.budget);
+  } catch (e) {
+    dec.release();
+    throw e;
+  }
   let consumed: number;
   try {
     consumed = await pump(r, dec, sink, declared ?? Infinity);
   } catch (e) {
     dec.release();
+    sink.hold.release();
     throw e;
   }
   if (declared !== undefined && consumed < declared) {
@@ -239,11 +284,18 @@ async function decodeRaw(r: ByteReader, opts: DecodeOptions, _signal: AbortSigna
     const bps = layout.kind === 's16' ? 2 : layout.kind === 'f32' ? 4 : 1;
     expected = outputLength(Math.floor(r.knownSize / bps), rate);
   }
-  const sink = new PcmSink(opts.maxDurationSeconds, expected);
+  let sink: PcmSink;
+  try {
+    sink = new PcmSink(opts.maxDurationSeconds, expected, opts.budget);
+  } catch (e) {
+    dec.release?.();
+    throw e;
+  }
   try {
     await pump(r, dec, sink, Infinity);
   } catch (e) {
     dec.release?.();
+    sink.hold.release();
     throw e;
   }
   const warnings: string[] = [];

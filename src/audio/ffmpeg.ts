@@ -66,6 +66,14 @@ export function parseStreamInfo(stderr: string): FfmpegInfo {
   return { codec: m[1], sampleRate: Number(m[2]), channels: channelsFromLayout(m[3]) };
 }
 
+/** The first input's "Duration: HH:MM:SS.xx" from ffmpeg's banner, in seconds (undefined: N/A or not yet printed). */
+export function parseDuration(stderr: string): number | undefined {
+  const inputPart = stderr.split(/\nOutput #0|\nStream mapping:/)[0];
+  const m = /Duration: (\d+):(\d{2}):(\d{2}(?:\.\d+)?)/.exec(inputPart);
+  if (!m) return undefined;
+  return Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]);
+}
+
 /** The meaningful error lines of ffmpeg's log (no banner/metadata). */
 function errorLines(stderr: string): string {
   const lines = stderr
@@ -177,8 +185,22 @@ async function run(p: FfmpegParams, args: string[], input: AsyncIterable<Uint8Ar
   let stderr = '';
   let stderrHead = '';
   child.stderr!.setEncoding('utf8');
+  let durationSeen = false;
   child.stderr!.on('data', (s: string) => {
     if (stderrHead.length < STDERR_KEEP) stderrHead += s.slice(0, STDERR_KEEP - stderrHead.length);
+    if (!durationSeen) {
+      // The input's declared duration is printed after probing, before any audio is decoded:
+      // refuse a too-long (or, right now, too-big-for-the-budget) input before decoding it.
+      const d = parseDuration(stderrHead);
+      if (d !== undefined) {
+        durationSeen = true;
+        try {
+          sink.declare(d);
+        } catch (e) {
+          kill(e instanceof AudioDecodeError ? e : new AudioDecodeError('corrupt', String(e)));
+        }
+      } else if (/\nOutput #0|\nStream mapping:/.test(stderrHead)) durationSeen = true;
+    }
     stderr += s;
     if (stderr.length > 2 * STDERR_KEEP) stderr = stderr.slice(-STDERR_KEEP);
   });

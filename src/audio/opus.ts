@@ -18,7 +18,7 @@
  */
 import { OpusDecoder } from 'opus-decoder';
 import { OggDemuxer, type OggPacket } from './ogg.ts';
-import { AudioDecodeError, type StreamDecoder } from './types.ts';
+import { AudioDecodeError, tooMuchInOnePush, type StreamDecoder } from './types.ts';
 import { StreamResampler } from './resampler.ts';
 import { sanitize } from './pcm.ts';
 import { concatFloat32 } from '../util/pcm.ts';
@@ -28,6 +28,8 @@ const OPUS_RATE = 48000;
 
 /** Largest Opus packet accepted: 120 ms of 1275-byte frames, times 8 multistream streams. */
 export const MAX_OPUS_PACKET = 1275 * 48 * 8;
+/** Bytes demuxed at a time while checking a push against its duration bound. */
+const DEMUX_SLICE = 8 * 1024;
 /** Input kept while a decoder instance initialises (normally within the same tick). */
 const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
 
@@ -348,7 +350,8 @@ export class OggOpusStreamDecoder extends DeferredOutputDecoder {
   private sawOpus = false;
   private bytesIn = 0;
 
-  constructor() {
+  /** @param maxPushSeconds refuse a push whose Opus packets add up to more than this (default: no bound). */
+  constructor(private readonly maxPushSeconds = Infinity) {
     super();
     const m = new OpusDecoder({ sampleRate: OPUS_RATE, channels: 1 });
     this.mono = m;
@@ -394,7 +397,34 @@ export class OggOpusStreamDecoder extends DeferredOutputDecoder {
   protected decode(chunk: Uint8Array, out: Float32Array[]): string[] {
     const problems: string[] = [];
     this.bytesIn += chunk.length;
-    for (const pk of this.demux.push(chunk)) this.onPacket(pk, out, problems);
+    let packets: OggPacket[];
+    if (!Number.isFinite(this.maxPushSeconds)) packets = this.demux.push(chunk);
+    else {
+      // Demux in small slices, summing the packets' durations from their TOC bytes (no decoding),
+      // and refuse the whole push as soon as it holds more audio than one push may: the cost of
+      // a refusal is bounded by the limit's worth of bytes, not by the size of the frame.
+      packets = [];
+      const limit = this.maxPushSeconds * OPUS_RATE;
+      let samples = 0;
+      for (let off = 0; off < chunk.length; off += DEMUX_SLICE) {
+        const got = this.demux.push(chunk.subarray(off, Math.min(chunk.length, off + DEMUX_SLICE)));
+        for (const pk of got) {
+          packets.push(pk);
+          if (pk.index < 2) continue;
+          try {
+            samples += opusPacketSamples48k(pk.data);
+          } catch {
+            /* reported when decoded */
+          }
+        }
+        if (samples > limit) {
+          this.demux.takeProblems();
+          const seen = off + DEMUX_SLICE >= chunk.length;
+          throw tooMuchInOnePush(samples / OPUS_RATE, this.maxPushSeconds, !seen);
+        }
+      }
+    }
+    for (const pk of packets) this.onPacket(pk, out, problems);
     problems.push(...this.demux.takeProblems());
     if (this.demux.pages === 0 && this.demux.skippedBytes > 0) problems.push('Data is not an Ogg stream');
     return problems;

@@ -5,7 +5,7 @@
  */
 import { FrameConverter, sanitize, type PcmLayout } from './pcm.ts';
 import { StreamResampler } from './resampler.ts';
-import { AudioDecodeError, type RawEncoding, type StreamDecoder } from './types.ts';
+import { AudioDecodeError, DEFAULT_MAX_PUSH_SECONDS, type RawEncoding, type StreamDecoder, type StreamDecoderOptions, tooMuchInOnePush } from './types.ts';
 import { OggOpusStreamDecoder, OpusPacketStreamDecoder } from './opus.ts';
 
 export const STREAM_MIN_RATE = 8000;
@@ -32,11 +32,16 @@ export function rawLayout(encoding: RawEncoding): PcmLayout | null {
 export class PcmStreamDecoder implements StreamDecoder {
   private readonly conv: FrameConverter;
   private readonly rs: StreamResampler;
+  private readonly maxPushFrames: number;
 
-  /** @param blockSeconds resampler block: 20 ms for live streams, larger for batch bodies. */
-  constructor(layout: PcmLayout, sampleRate: number, blockSeconds?: number) {
+  /**
+   * @param blockSeconds resampler block: 20 ms for live streams, larger for batch bodies.
+   * @param maxPushSeconds refuse a push of more than this much audio (default: no bound).
+   */
+  constructor(layout: PcmLayout, private readonly sampleRate: number, blockSeconds?: number, maxPushSeconds = Infinity) {
     this.conv = new FrameConverter(layout);
     this.rs = new StreamResampler(sampleRate, blockSeconds);
+    this.maxPushFrames = maxPushSeconds * sampleRate;
   }
 
   get ready(): Promise<void> {
@@ -61,6 +66,9 @@ export class PcmStreamDecoder implements StreamDecoder {
 
   push(chunk: Uint8Array): Float32Array {
     if (this.flushed) throw new AudioDecodeError('unsupported', 'Audio pushed after the stream was flushed');
+    // Bound the work one push may cause before doing any of it (nothing is consumed on refusal).
+    const frames = Math.floor((this.conv.pendingBytes + chunk.length) / this.conv.frameBytes);
+    if (frames > this.maxPushFrames) throw tooMuchInOnePush(frames / this.sampleRate, this.maxPushFrames / this.sampleRate);
     return sanitize(this.rs.process(this.conv.push(chunk)));
   }
 
@@ -96,15 +104,20 @@ export function validateStreamRate(sampleRate: number): void {
 }
 
 /**
- * Decoder for one real-time session. `opus`: each push is one raw Opus packet (RFC 6716);
+ * Decoder for one real-time session. Each push is bounded (opts.maxPushSeconds, default
+ * DEFAULT_MAX_PUSH_SECONDS): a frame holding more audio is refused with 'too_long' before any of
+ * it is decoded, so one client frame cannot block the event loop. `opus`: each push is one raw Opus packet (RFC 6716);
  * `ogg_opus`: an Ogg Opus stream (RFC 7845) split anywhere. Throws AudioDecodeError('unsupported')
  * for an unknown encoding or a sample rate outside 8000–48000.
  */
-export function createStreamDecoder(encoding: RawEncoding, sampleRate: number): StreamDecoder {
+export function createStreamDecoder(encoding: RawEncoding, sampleRate: number, opts: StreamDecoderOptions = {}): StreamDecoder {
   validateStreamRate(sampleRate);
+  const maxPush = opts.maxPushSeconds ?? DEFAULT_MAX_PUSH_SECONDS;
+  if (!(maxPush > 0)) throw new RangeError('maxPushSeconds must be > 0');
   const layout = rawLayout(encoding);
-  if (layout) return new PcmStreamDecoder(layout, sampleRate);
+  if (layout) return new PcmStreamDecoder(layout, sampleRate, undefined, maxPush);
+  // One raw Opus packet is at most 120 ms (opusPacketSamples48k checks it): bounded by itself.
   if (encoding === 'opus') return new OpusPacketStreamDecoder(sampleRate);
-  if (encoding === 'ogg_opus') return new OggOpusStreamDecoder();
+  if (encoding === 'ogg_opus') return new OggOpusStreamDecoder(maxPush);
   throw new AudioDecodeError('unsupported', `Unsupported encoding "${String(encoding)}"; expected one of ${RAW_ENCODINGS.join(', ')}`);
 }

@@ -23,6 +23,12 @@ export interface DecodeOptions {
   stallTimeoutMs?: number;
   /** ffmpeg binary for containers other than WAV (default: $COCHLEA_FFMPEG or `ffmpeg` on PATH). */
   ffmpegPath?: string;
+  /**
+   * Process-wide budget of decoded audio in flight (see budget.ts). The decode reserves what it
+   * produces (or the declared duration up front) and fails with code 'server' (and
+   * `retryAfterSeconds`) when the budget is spent; the returned DecodedAudio holds the reservation until `release()`.
+   */
+  budget?: import('./budget.ts').AudioBudget;
 }
 
 export const DEFAULT_DECODE_TIMEOUT_MS = 10 * 60 * 1000;
@@ -43,6 +49,11 @@ export interface DecodedAudio {
   sourceChannels: number;
   /** Non-fatal problems, e.g. a WAV whose data chunk was shorter than its header said. */
   warnings?: string[];
+  /**
+   * Give back this audio's share of DecodeOptions.budget (idempotent; a no-op without a budget).
+   * Call it once the PCM is no longer needed (after recognition).
+   */
+  release(): void;
 }
 
 export type AudioErrorCode =
@@ -60,6 +71,8 @@ export type AudioErrorCode =
 /** Every decode failure is one of these; the server maps it to a Pulse 400. */
 export class AudioDecodeError extends Error {
   readonly code: AudioErrorCode;
+  /** For 'server' errors that pass (the in-flight audio budget): seconds to send as Retry-After. */
+  retryAfterSeconds?: number;
   constructor(code: AudioErrorCode, message: string) {
     super(message);
     this.name = 'AudioDecodeError';
@@ -88,4 +101,32 @@ export interface StreamDecoder {
   readonly pendingBytes?: number;
 }
 
+export interface StreamDecoderOptions {
+  /**
+   * Refuse (AudioDecodeError 'too_long', nothing decoded) a push whose bytes would decode to more
+   * than this many seconds. The duration is computed before decoding (PCM: byte count; Opus: the
+   * TOC byte of each packet), so one WebSocket frame can never hold the event loop for longer
+   * than decoding this much audio takes. Default DEFAULT_MAX_PUSH_SECONDS; Infinity = off.
+   */
+  maxPushSeconds?: number;
+}
+
+/**
+ * Default per-push bound (COCHLEA_MAX_FRAME_SECONDS). Measured CPU per second of audio decoded in
+ * one push (test/audio/hardening.test.ts prints it; bench/audio-bomb.ts): 48 kHz Ogg Opus and
+ * 44.1/48 kHz linear16 cost ~15-25 ms per second on a loaded 2-core host (the resampler
+ * dominates), 16 kHz linear16 ~0.1 ms. 2 s keeps one frame's decode to tens of ms at worst there
+ * while accepting any sane chunking (Pulse suggests 4096-byte chunks every 50-100 ms); a refused
+ * frame costs ~2-5 ms whatever its size.
+ */
+export const DEFAULT_MAX_PUSH_SECONDS = 2;
+
 export type AudioInput = Uint8Array | Readable;
+
+/** The AudioDecodeError for a push over StreamDecoderOptions.maxPushSeconds. */
+export function tooMuchInOnePush(seconds: number, limit: number, atLeast = false): AudioDecodeError {
+  return new AudioDecodeError(
+    'too_long',
+    `One audio frame holds ${atLeast ? 'more than ' : ''}${seconds.toFixed(1)} s of audio, more than the ${limit} s allowed per frame; it was not decoded. Send audio in smaller frames (Pulse suggests 4096-byte chunks every 50-100 ms).`,
+  );
+}

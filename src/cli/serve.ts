@@ -51,7 +51,7 @@ export async function startServer(config: Config = loadConfig(), opts: { announc
     workers: config.engine.workers,
     vadModel: config.engine.vadModel,
     backendConfig: config.engine.backendConfig,
-    pool: { maxQueue: config.limits.maxQueuedJobs },
+    pool: { maxQueue: config.limits.maxQueuedJobs, jobDeadline: { factor: config.limits.jobDeadlineFactor, floorSeconds: config.limits.jobDeadlineFloorSeconds } }, // harden(item 9)
   });
   const app = await buildServer({ config, engine, keys });
   if (!config.auth.enabled) {

@@ -19,7 +19,8 @@ import { pathToFileURL } from 'node:url';
 import type { BackendSpec } from './backend.ts';
 import type { EngineInfo, RecognitionResult, RecognizeOptions, SpeechEvent } from './types.ts';
 import type { MainToWorker, SessionOptions, VadSettings, WorkerInit, WorkerStats, WorkerToMain } from './protocol.ts';
-import { EngineError, engineErrorFrom } from './errors.ts';
+import { DEFAULT_JOB_DEADLINE, EngineError, engineErrorFrom } from './errors.ts';
+import { ENGINE_SAMPLE_RATE } from './types.ts';
 
 export interface WorkerPoolOptions {
   backend: BackendSpec;
@@ -41,6 +42,11 @@ export interface WorkerPoolOptions {
   shutdownTimeoutMs?: number;
   /** Per-worker V8 limits. */
   resourceLimits?: import('node:worker_threads').ResourceLimits;
+  /**
+   * Default job deadline (when RecognizeOptions.deadlineSeconds is not given): factor × audio
+   * seconds + floorSeconds, from when a worker starts the job. Both 0: none. Default DEFAULT_JOB_DEADLINE.
+   */
+  jobDeadline?: { factor: number; floorSeconds: number };
 }
 
 interface Job {
@@ -54,6 +60,7 @@ interface Job {
   slot?: Slot;
   /** performance.now() when queued (queue-wait metric). */
   queuedAt: number;
+  deadlineTimer?: NodeJS.Timeout;
 }
 
 export interface SessionHandlers {
@@ -163,6 +170,8 @@ export class WorkerPool {
   private readonly slots: Slot[] = [];
   private readonly queue: Job[] = [];
   private readonly opts: Required<Omit<WorkerPoolOptions, 'vad' | 'resourceLimits'>> & Pick<WorkerPoolOptions, 'vad' | 'resourceLimits'>;
+  /** Jobs stopped at their deadline so far. */
+  deadlinesExceeded = 0;
   private nextId = 1;
   private closed = false;
   private initPromise: Promise<EngineInfo> | null = null;
@@ -183,6 +192,7 @@ export class WorkerPool {
       idleResetSeconds: 5,
       restartBackoffMs: 1000,
       shutdownTimeoutMs: 5000,
+      jobDeadline: DEFAULT_JOB_DEADLINE,
       ...(given as Partial<WorkerPoolOptions>),
       backend: options.backend,
     };
@@ -338,6 +348,7 @@ export class WorkerPool {
   }
 
   private settleJob(job: Job, err: Error | null, result?: RecognitionResult): void {
+    if (job.deadlineTimer) clearTimeout(job.deadlineTimer);
     if (job.onAbort) job.signal?.removeEventListener('abort', job.onAbort);
     if (err) job.reject(err);
     else job.resolve(result!);
@@ -391,7 +402,31 @@ export class WorkerPool {
         for (const l of this.queueWaitListeners) l(waited);
       }
       this.post(best, { t: 'recognize', id: job.id, pcm: job.pcm, options: job.options });
+      this.armDeadline(job);
     }
+  }
+
+  /**
+   * Per-job deadline, counted from dispatch (when a worker starts it): on expiry the worker is told
+   * to cancel (cooperative, at its next slice, like an abort), the slot is freed for the queue and
+   * the caller gets EngineError('deadline_exceeded').
+   */
+  private armDeadline(job: Job): void {
+    const d = this.opts.jobDeadline;
+    const seconds = job.options.deadlineSeconds ?? d.factor * (job.pcm.length / ENGINE_SAMPLE_RATE) + d.floorSeconds;
+    if (!(seconds > 0) || !Number.isFinite(seconds)) return;
+    job.deadlineTimer = setTimeout(() => {
+      const slot = job.slot;
+      if (!slot || !slot.jobs.has(job.id)) return;
+      slot.jobs.delete(job.id);
+      this.post(slot, { t: 'cancel', id: job.id });
+      job.slot = undefined;
+      this.deadlinesExceeded++;
+      const audio = job.pcm.length / ENGINE_SAMPLE_RATE;
+      this.settleJob(job, new EngineError('deadline_exceeded', `Recognition of ${audio.toFixed(1)} s of audio took longer than its ${seconds.toFixed(1)} s deadline and was stopped`));
+      this.dispatch();
+    }, seconds * 1000);
+    job.deadlineTimer.unref();
   }
 
   private post(slot: Slot, msg: MainToWorker, transfer?: ArrayBuffer[]): void {

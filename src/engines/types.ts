@@ -46,6 +46,11 @@ export interface RecognizeOptions {
   /** Words/phrases to boost, engine permitting. Format "word" or "word:boost". */
   keywords?: string[];
   signal?: AbortSignal;
+  /**
+   * Stop the job (EngineError 'deadline_exceeded') when it has run this long, seconds, counted from
+   * when a worker starts it. Default (worker pool): its jobDeadline factor × duration + floor.
+   */
+  deadlineSeconds?: number;
 }
 
 export interface StreamOptions extends RecognizeOptions {

@@ -17,6 +17,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createRequire } from 'node:module';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import type { Backend, StreamingDecoder } from './backend.ts';
 import type { EngineWord, FinalReason, RecognizeOptions, SpeechEvent } from './types.ts';
 import { ENGINE_SAMPLE_RATE } from './types.ts';
@@ -78,14 +80,78 @@ function createVad(v: VadSettings): SherpaVad {
  * stays at the peak number of concurrent sessions.
  */
 const idleVads: SherpaVad[] = [];
-const MAX_IDLE_VADS = 64;
+/**
+ * Idle Silero VADs kept per worker (issue 15 item 11). Each holds an onnxruntime session
+ * (~9 MB); 64 per worker kept up to ~1.2 GB for 2 workers after a burst of sessions. Beyond this
+ * bound a released VAD is dropped and a GC is requested so sherpa-onnx-node frees it.
+ * Override with COCHLEA_MAX_IDLE_VADS (per worker).
+ */
+const MAX_IDLE_VADS = (() => {
+  const v = Number(process.env.COCHLEA_MAX_IDLE_VADS);
+  return Number.isInteger(v) && v >= 0 ? v : 8;
+})();
+
+/**
+ * Give freed native memory back to the OS. pocketsphinx decoders, Silero sessions and audio
+ * buffers are malloc'd by native code; after a burst of sessions is dropped glibc keeps the freed
+ * pages in its per-thread arenas, so RSS stayed at the burst's peak (the ~4.2 GB plateau of issue
+ * 15 item 11). malloc_trim(0) (glibc ≥ 2.8: all arenas) returns them. Called (debounced) once a
+ * worker's sessions have closed; a no-op where glibc is not the allocator.
+ */
+let mallocTrim: (() => void) | null | undefined;
+function trimNativeHeap(): void {
+  if (mallocTrim === undefined) {
+    try {
+      const require = createRequire(import.meta.url);
+      const koffi = require('koffi') as typeof import('koffi');
+      const fn = koffi.load('libc.so.6').func('int malloc_trim(size_t pad)') as (pad: number) => number;
+      mallocTrim = () => void fn(0);
+    } catch {
+      mallocTrim = null;
+    }
+  }
+  mallocTrim?.();
+}
+
+let gcFn: (() => void) | null | undefined;
+/** Ask V8 for a full GC (frees dropped sherpa-onnx objects, whose native memory is tied to GC). */
+function collectGarbage(): void {
+  if (gcFn === undefined) {
+    try {
+      v8.setFlagsFromString('--expose-gc');
+      gcFn = vm.runInNewContext('gc') as () => void;
+    } catch {
+      gcFn = null;
+    }
+  }
+  gcFn?.();
+}
+
+let trimTimer: NodeJS.Timeout | null = null;
+let droppedSinceTrim = false;
+/** After sessions close: once the worker has been quiet for a moment, GC (if objects were dropped) and trim. */
+function scheduleMemoryReturn(): void {
+  if (trimTimer) trimTimer.refresh();
+  else {
+    trimTimer = setTimeout(() => {
+      trimTimer = null;
+      if (droppedSinceTrim) collectGarbage();
+      droppedSinceTrim = false;
+      trimNativeHeap();
+    }, 1000);
+    trimTimer.unref();
+  }
+}
 
 function acquireVad(v: VadSettings): SherpaVad {
   return idleVads.pop() ?? createVad(v);
 }
 
 function releaseVad(vad: SherpaVad): void {
-  if (idleVads.length >= MAX_IDLE_VADS) return;
+  if (idleVads.length >= MAX_IDLE_VADS) {
+    droppedSinceTrim = true;
+    return;
+  }
   vad.reset();
   idleVads.push(vad);
 }
@@ -289,6 +355,7 @@ function closeSession(s: Session): void {
   if (s.vad) releaseVad(s.vad);
   s.vad = null;
   post({ t: 'closed', sid: s.id });
+  scheduleMemoryReturn();
 }
 
 function emit(s: Session, event: SpeechEvent): void {

@@ -6,6 +6,7 @@
 import { Readable } from 'node:stream';
 import type { Config } from '../config.ts';
 import { decodeAudio } from '../audio/index.ts';
+import { processAudioBudget } from '../audio/budget.ts';
 import { EngineError } from '../engines/errors.ts';
 import type { TranscriptionService } from '../pipeline/service.ts';
 import type { TranscriptionOptions } from '../pipeline/types.ts';
@@ -71,16 +72,27 @@ export class PulseJobRunner implements JobRunner {
         filename = spec.source.filename;
       }
       const counted = limitBytes(stream, this.config.limits.maxBodyBytes);
-      let pcm: Float32Array;
+      let decoded: Awaited<ReturnType<typeof decodeAudio>>;
       try {
-        pcm = (await decodeAudio(counted.stream, { encoding: batch.encoding, sampleRate: batch.sampleRate, maxDurationSeconds: this.config.limits.maxAudioSeconds, signal })).pcm;
+        decoded = await decodeAudio(counted.stream, {
+          encoding: batch.encoding,
+          sampleRate: batch.sampleRate,
+          maxDurationSeconds: this.config.limits.maxAudioSeconds,
+          budget: processAudioBudget(this.config.limits.maxInflightAudioSeconds),
+          signal,
+        });
       } catch (e) {
         if (counted.bytes() > this.config.limits.maxBodyBytes) throw payloadTooLarge(this.config.limits.maxBodyBytes);
         throw e;
       } finally {
         if (!counted.stream.destroyed) counted.stream.resume();
       }
-      const transcript = await this.service.transcribe(pcm, options, { signal });
+      let transcript;
+      try {
+        transcript = await this.service.transcribe(decoded.pcm, options, { signal });
+      } finally {
+        decoded.release();
+      }
       const body = formatBatchResponse(transcript, {
         options,
         model: batch.model,

@@ -125,6 +125,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       // Capacity answers (503) are expected under load: one warning line, no stack trace.
       if (err.statusCode === 503) req.log.warn({ statusCode: 503, reason: err.message }, 'request refused: server busy or unavailable');
       else if (err.statusCode >= 500) req.log.error({ err }, 'request failed');
+      reply.headers(err.headers);
       return sendError(req, reply, err.statusCode, err.body);
     }
     const code = (err as FastifyError).code;

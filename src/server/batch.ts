@@ -15,6 +15,7 @@ import type { Config } from '../config.ts';
 import type { TranscriptionService } from '../pipeline/service.ts';
 import type { Transcript } from '../pipeline/types.ts';
 import { AudioDecodeError } from '../audio/index.ts';
+import { processAudioBudget } from '../audio/budget.ts';
 import { ApiError, INVALID_FORMAT_MESSAGE, badRequest, payloadTooLarge, serviceUnavailable } from './errors.ts';
 import { parseBatchQuery, type BatchRequest } from './params.ts';
 import { formatBatchResponse } from './pulse-format.ts';
@@ -87,22 +88,29 @@ export function mapDecodeError(e: unknown, config: Config): unknown {
   if (e.code === 'too_long') {
     return badRequest(`Audio is longer than the maximum of ${config.limits.maxAudioSeconds} seconds`, [{ field: 'body', message: e.message }]);
   }
-  if (e.code === 'server') return serviceUnavailable(e.message);
+  if (e.code === 'server') return serviceUnavailable(e.message, e.retryAfterSeconds);
   if (e.code === 'timeout') return badRequest(`Audio decoding timed out: ${e.message}`, [{ field: 'body', message: 'timeout' }]);
   return badRequest(e.code === 'empty' ? 'Audio file is empty' : `Could not decode audio: ${e.message}`, [{ field: 'body', message: e.code }]);
 }
 
 /** Decode the whole body; returns the PCM and the bytes read. */
-async function decodeBody(source: AudioSource, request: BatchRequest, config: Config, signal: AbortSignal): Promise<{ pcm: Float32Array; bytes: number }> {
+async function decodeBody(
+  source: AudioSource,
+  request: BatchRequest,
+  config: Config,
+  signal: AbortSignal,
+): Promise<{ pcm: Float32Array; bytes: number; release(): void }> {
   const counted = limitBytes(source.stream, config.limits.maxBodyBytes);
   try {
     const decoded = await decodeAudioObserved(counted.stream, {
       encoding: request.encoding,
       sampleRate: request.sampleRate,
       maxDurationSeconds: config.limits.maxAudioSeconds,
+      // The process-wide cap on decoded audio held at once (decompression bombs, many long files).
+      budget: processAudioBudget(config.limits.maxInflightAudioSeconds),
       signal,
     });
-    return { pcm: decoded.pcm, bytes: counted.bytes() };
+    return { pcm: decoded.pcm, bytes: counted.bytes(), release: () => decoded.release() };
   } catch (e) {
     if (e instanceof ApiError) throw e;
     // The decoder may report the byte limit as a stream error of its own.
@@ -120,6 +128,9 @@ export function mapEngineError(e: unknown): unknown {
   switch (e.code) {
     case 'queue_full':
       return serviceUnavailable('Server is at capacity; retry shortly');
+    case 'deadline_exceeded':
+      return serviceUnavailable(e.message);
+    case 'deadline_exceeded': return serviceUnavailable(e.message); // harden(item 9): job deadline → Pulse-shaped 503
     case 'unsupported_language':
       return badRequest(e.message, [{ field: 'language', message: 'not served by the installed models' }]);
     case 'invalid_audio':
@@ -162,12 +173,14 @@ export const batchRoutes: FastifyPluginAsync<Opts> = async (app, { config, servi
     const gone = clientGone(req);
     try {
       const source = await audioSource(req, request, config, fetcher, gone.signal);
-      const { pcm, bytes } = await decodeBody(source, request, config, gone.signal);
+      const { pcm, bytes, release } = await decodeBody(source, request, config, gone.signal);
       let transcript: Transcript;
       try {
         transcript = await service.transcribe(pcm, options, { signal: gone.signal });
       } catch (e) {
         throw mapEngineError(e);
+      } finally {
+        release(); // the in-flight audio budget
       }
       if (lang.warning) transcript.warnings = [lang.warning, ...transcript.warnings];
       const response = formatBatchResponse(transcript, {

@@ -11,11 +11,14 @@ export interface FieldError {
 export class ApiError extends Error {
   readonly statusCode: number;
   readonly body: Record<string, unknown>;
-  constructor(statusCode: number, body: Record<string, unknown>, message?: string) {
+  /** Response headers that go with this error (e.g. Retry-After on a 503). */
+  readonly headers: Record<string, string>;
+  constructor(statusCode: number, body: Record<string, unknown>, message?: string, headers: Record<string, string> = {}) {
     super(message ?? String(body.message ?? body.error ?? statusCode));
     this.name = 'ApiError';
     this.statusCode = statusCode;
     this.body = body;
+    this.headers = headers;
   }
 }
 
@@ -37,8 +40,9 @@ export function payloadTooLarge(limitBytes: number): ApiError {
   return new ApiError(413, { status: 'error', message: `File too large. Maximum allowed size is ${mb} MB`, errors: [] });
 }
 
-export function serviceUnavailable(message: string): ApiError {
-  return new ApiError(503, { status: 'error', message, errors: [] });
+/** 503; `retryAfterSeconds` becomes a Retry-After header. */
+export function serviceUnavailable(message: string, retryAfterSeconds?: number): ApiError {
+  return new ApiError(503, { status: 'error', message, errors: [] }, undefined, retryAfterSeconds ? { 'retry-after': String(Math.ceil(retryAfterSeconds)) } : {});
 }
 
 export const INTERNAL_ERROR_BODY = Object.freeze({ error: 'Internal server error' });

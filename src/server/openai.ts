@@ -25,6 +25,7 @@
  * audio is still being decoded, so the first text arrives after the first pause in the speech, not
  * after the whole file (transcribing first and replaying segments would only simulate a stream).
  */
+import { processAudioBudget } from '../audio/budget.ts';
 import { PassThrough, type Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import multipart from '@fastify/multipart';
@@ -268,7 +269,7 @@ async function readUpload(req: FastifyRequest, config: Config, engine: Engine, s
     }
     const counted = limitBytes(file, max);
     try {
-      up.decoded = await decodeAudioObserved(counted.stream, { maxDurationSeconds: config.limits.maxAudioSeconds, signal });
+      up.decoded = await decodeAudioObserved(counted.stream, { maxDurationSeconds: config.limits.maxAudioSeconds, budget: processAudioBudget(config.limits.maxInflightAudioSeconds), signal });
     } catch (e) {
       up.error = counted.bytes() > max ? new OpenAiError(413, `File too large. Maximum allowed size is ${Math.round((max / 2 ** 20) * 10) / 10} MB`, 'invalid_request_error', 'file', 'file_too_large') : decodeFailure(e, config.limits.maxAudioSeconds);
     } finally {
@@ -350,8 +351,9 @@ export const openAiRoutes: FastifyPluginAsync<Opts> = async (app, { config, ring
     };
     req.raw.socket?.once('close', onClose);
     let streaming = false;
+    let up: Upload | undefined;
     try {
-      const up = await readUpload(req, config, engine, ac.signal);
+      up = await readUpload(req, config, engine, ac.signal);
       if (up.error) throw up.error;
       const params = parseParams(up.fields, engine, true);
       if (!up.decoded) throw new OpenAiError(400, 'you must provide a file', 'invalid_request_error', 'file', null);
@@ -368,7 +370,11 @@ export const openAiRoutes: FastifyPluginAsync<Opts> = async (app, { config, ring
 
       if (params.stream) {
         streaming = true;
-        return streamTranscript(req, reply, service, up.decoded.pcm, options, warnings, ac, () => req.raw.socket?.off('close', onClose));
+        const decoded = up.decoded;
+        return streamTranscript(req, reply, service, decoded.pcm, options, warnings, ac, () => {
+          req.raw.socket?.off('close', onClose);
+          decoded.release(); // the in-flight audio budget
+        });
       }
 
       let t: Transcript;
@@ -393,7 +399,10 @@ export const openAiRoutes: FastifyPluginAsync<Opts> = async (app, { config, ring
           return reply.type('text/vtt; charset=utf-8').send(formatVtt(t));
       }
     } finally {
-      if (!streaming) req.raw.socket?.off('close', onClose);
+      if (!streaming) {
+        req.raw.socket?.off('close', onClose);
+        up?.decoded?.release(); // the in-flight audio budget
+      }
     }
   });
 };

@@ -161,7 +161,8 @@ export class UrlFetcher {
       body.on('error', (e) => guarded.destroy(this.networkError(e, timeout)));
       body.pipe(guarded);
       const ct = res.headers['content-type'];
-      const base = path.posix.basename(decodeURIComponent(url.pathname));
+      // harden(item 13): a malformed percent-encoding in the path is kept as sent (was a URIError → 500).
+      const base = path.posix.basename(((p: string) => { try { return decodeURIComponent(p); } catch { return p; } })(url.pathname));
       return {
         body: guarded,
         filename: base || undefined,

@@ -315,9 +315,9 @@ describe('decodeAudio: bad input gives a clear AudioDecodeError', () => {
     }
   });
 
-  test('missing ffmpeg → unsupported (not a crash)', async () => {
+  test('missing ffmpeg → a server fault (code server, a 503), not a crash', async () => {
     const mp3ish = Buffer.concat([Buffer.from('ID3\x03\x00\x00\x00\x00\x00\x00'), Buffer.alloc(100)]);
-    await assert.rejects(decodeAudio(mp3ish, { ffmpegPath: '/nonexistent/ffmpeg' }), isErr('unsupported', /ffmpeg/));
+    await assert.rejects(decodeAudio(mp3ish, { ffmpegPath: '/nonexistent/ffmpeg' }), isErr('server', /ffmpeg/));
   });
 
   test('a stalled upload times out (in-process and ffmpeg paths); abort stops decoding', async () => {

@@ -21,7 +21,7 @@ const SEED = Number(process.env.AUDIO_TEST_SEED ?? 20261121);
  * messages would (needed only for multichannel Ogg Opus, whose decoder is built on OpusHead).
  */
 async function decodeAll(enc: RawEncoding, rate: number, chunks: Uint8Array[], awaitReady = false): Promise<Float32Array> {
-  const d = createStreamDecoder(enc, rate);
+  const d = createStreamDecoder(enc, rate, { maxPushSeconds: Infinity });
   await d.ready;
   const out: Float32Array[] = [];
   for (const c of chunks) {
@@ -78,7 +78,7 @@ describe('PCM and G.711 stream decoders', { skip }, () => {
   }
 
   test('a frame split across pushes is completed, an odd trailing byte is reported as pending', async () => {
-    const d = createStreamDecoder('linear16', 16000);
+    const d = createStreamDecoder("linear16", 16000, { maxPushSeconds: Infinity });
     await d.ready;
     assert.equal(d.push(new Uint8Array([0x00])).length, 0);
     assert.equal(d.pendingBytes, 1);
@@ -172,7 +172,7 @@ describe('Opus stream decoders', { skip }, () => {
     // Flip one byte in the middle of the file (inside some page's payload).
     const mid = Math.floor(bytes.length / 2);
     bytes[mid] ^= 0x5a;
-    const d = createStreamDecoder('ogg_opus', 48000);
+    const d = createStreamDecoder("ogg_opus", 48000, { maxPushSeconds: Infinity });
     await d.ready;
     const out: Float32Array[] = [];
     let errors = 0;
@@ -235,7 +235,7 @@ describe('stream decoder contract', () => {
     const decs: StreamDecoder[] = [];
     const early: Float32Array[] = [];
     for (let i = 0; i < 12; i++) {
-      const d = createStreamDecoder('linear16', 8000);
+      const d = createStreamDecoder("linear16", 8000, { maxPushSeconds: Infinity });
       early.push(d.push(bytes.subarray(0, 4001))); // before ready: buffered
       decs.push(d);
     }
@@ -247,7 +247,7 @@ describe('stream decoder contract', () => {
 
   test('push after flush throws; second flush is empty', async () => {
     for (const enc of ['linear16', 'ogg_opus', 'opus'] as const) {
-      const d = createStreamDecoder(enc, 16000);
+      const d = createStreamDecoder(enc, 16000, { maxPushSeconds: Infinity });
       await d.ready;
       d.flush();
       assert.equal(d.flush().length, 0);
