@@ -32,6 +32,8 @@ import {
   FRAME_RATE,
   lmTrimmedDictionary,
   PocketsphinxDecoder,
+  SharedLm,
+  lmWeightKey,
   baseWord,
   floatToInt16,
   isFillerToken,
@@ -95,6 +97,18 @@ export interface PocketsphinxBackendConfig extends PocketsphinxOptions {
    * less than this many seconds before the newest frame. Default 0.3.
    */
   speechHangoverSeconds?: number;
+  /**
+   * Extra decoder arguments for streaming sessions only, applied over `args` (e.g. a real-time
+   * search profile with tighter beams). Streaming decoders then come from their own idle pool.
+   * Default: none (streaming decodes exactly like batch).
+   */
+  streamArgs?: Record<string, string>;
+  /**
+   * Decoders of a worker search one n-gram LM loaded once per worker (see `SharedLm`) instead of
+   * each loading its own copy (~35 MB each with Debian's en-us LM). Transcripts are identical.
+   * Default true. Set false if something adds words to a decoder's LM (ps_add_word).
+   */
+  shareLm?: boolean;
 }
 
 const SAMPLES_PER_FRAME = ENGINE_SAMPLE_RATE / FRAME_RATE;
@@ -181,6 +195,11 @@ export class PocketsphinxBackend implements Backend {
   private readonly cfg: Required<Omit<PocketsphinxBackendConfig, keyof PocketsphinxOptions | 'cacheDir'>> &
     PocketsphinxOptions & { cacheDir?: string };
   private readonly idle: PocketsphinxDecoder[] = [];
+  /** Idle streaming decoders when `streamArgs` gives them a profile of their own. */
+  private readonly idleStream: PocketsphinxDecoder[] = [];
+  private readonly streamDecoders = new WeakSet<PocketsphinxDecoder>();
+  /** LMs shared by this worker's decoders, by LM weights (`lmWeightKey`). */
+  private readonly sharedLms = new Map<string, SharedLm>();
   private created = 0;
   private live = 0;
   private disposed = false;
@@ -201,6 +220,8 @@ export class PocketsphinxBackend implements Backend {
       cmnWindowSeconds: 60,
       streamCmnWarmupSeconds: 0.5,
       streamCmnRefineSeconds: 2,
+      streamArgs: {},
+      shareLm: true,
       ...config,
     };
     if (!(this.cfg.maxSegmentSeconds > this.cfg.minSegmentSeconds)) {
@@ -224,23 +245,49 @@ export class PocketsphinxBackend implements Backend {
       this.dictTrimmed = true;
     }
     for (let i = this.idle.length; i < this.cfg.warmDecoders; i++) this.idle.push(this.newDecoder());
+    if (this.streamProfile) {
+      for (let i = this.idleStream.length; i < this.cfg.warmDecoders; i++) this.idleStream.push(this.newDecoder(true));
+    }
   }
 
   /** Decoder accounting, for tests and metrics. */
   stats(): { created: number; live: number; idle: number } {
-    return { created: this.created, live: this.live, idle: this.idle.length };
+    return { created: this.created, live: this.live, idle: this.idle.length + this.idleStream.length };
   }
 
-  private newDecoder(): PocketsphinxDecoder {
-    const d = new PocketsphinxDecoder(this.cfg);
+  /** True when streaming decoders use a search profile of their own (`streamArgs`). */
+  private get streamProfile(): boolean {
+    return !!this.cfg.streamArgs && Object.keys(this.cfg.streamArgs).length > 0;
+  }
+
+  private newDecoder(stream = false): PocketsphinxDecoder {
+    const opts: PocketsphinxOptions = stream ? { ...this.cfg, args: { ...this.cfg.args, ...this.cfg.streamArgs } } : { ...this.cfg };
+    if (this.cfg.shareLm) opts.sharedLm = this.sharedLm(opts);
+    const d = new PocketsphinxDecoder(opts);
+    if (stream) this.streamDecoders.add(d);
     this.created++;
     return d;
   }
 
-  /** Take a decoder from the idle pool (or create one), reset for unrelated audio. */
-  acquire(): PocketsphinxDecoder {
+  /** The worker's LM for decoders with these options' LM weights, loaded on first use. */
+  private sharedLm(opts: PocketsphinxOptions): SharedLm {
+    const key = lmWeightKey({ '-lm': opts.lm ?? DEFAULT_PATHS.lm, ...opts.args });
+    let lm = this.sharedLms.get(key);
+    if (!lm) {
+      lm = new SharedLm(opts);
+      this.sharedLms.set(key, lm);
+    }
+    return lm;
+  }
+
+  /**
+   * Take a decoder from the idle pool (or create one), reset for unrelated audio. `stream`: for a
+   * streaming session (its own pool when `streamArgs` sets a streaming profile).
+   */
+  acquire(stream = false): PocketsphinxDecoder {
     if (this.disposed) throw new Error('pocketsphinx backend disposed');
-    const d = this.idle.pop() ?? this.newDecoder();
+    const own = stream && this.streamProfile;
+    const d = (own ? this.idleStream : this.idle).pop() ?? this.newDecoder(own);
     this.live++;
     return d;
   }
@@ -253,7 +300,8 @@ export class PocketsphinxBackend implements Backend {
       d.free();
       return;
     }
-    if (!this.disposed && this.idle.length < this.cfg.maxIdleDecoders) this.idle.push(d);
+    const pool = this.streamDecoders.has(d) ? this.idleStream : this.idle;
+    if (!this.disposed && pool.length < this.cfg.maxIdleDecoders) pool.push(d);
     else d.free();
   }
 
@@ -413,6 +461,9 @@ export class PocketsphinxBackend implements Backend {
   dispose(): void {
     this.disposed = true;
     for (const d of this.idle.splice(0)) d.free();
+    for (const d of this.idleStream.splice(0)) d.free();
+    for (const lm of this.sharedLms.values()) lm.release(); // live decoders keep their reference
+    this.sharedLms.clear();
   }
 }
 
@@ -563,7 +614,7 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
   private get d(): PocketsphinxDecoder {
     if (this.freed) throw new Error('streaming decoder already freed');
     if (!this.dec) {
-      const d = this.backend.acquire();
+      const d = this.backend.acquire(true);
       this.dec = d;
       const cepSize = this.cfg.cmnWindowSeconds > 0 ? d.cmnSize : null;
       if (cepSize !== null) {
