@@ -21,9 +21,12 @@
  *
  * A/B: `--capacity-ab '{"A":{...},"B":{...}}'` (COCHLEA_POCKETSPHINX_CONFIG objects) runs one
  * server per configuration and interleaves them level by level (A, B, A, B...) on the same clips,
- * so both see the same machine load. Default: the server's default configuration only.
+ * so both see the same machine load; `"codeRoot": "<dir>"` in a configuration runs that server from
+ * another checkout of the repo (before/after a code change in one run). Default: the server's
+ * default configuration only.
  * Duration per stream: `--capacity-seconds N` (default 30; `--capacity-minutes 5` for the
- * issue's top setting). `--capacity-levels 1,2,4` overrides the levels.
+ * issue's top setting). `--capacity-levels 1,2,4` overrides the levels; `--capacity-clips N` how
+ * many clips (LibriSpeech first, then LJSpeech; default 10) are decoded in batch and streamed.
  *
  *   nice -n 10 npx tsx bench/run.ts --only capacity -- --capacity-seconds 30
  */
@@ -232,12 +235,18 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
 
   const servers = new Map<string, TestServer>();
   try {
-    for (const [name, cfg] of Object.entries(configs)) {
-      servers.set(name, await startTestServer({ COCHLEA_MAX_SESSIONS: '64', ...(cfg ? { COCHLEA_POCKETSPHINX_CONFIG: JSON.stringify(cfg) } : {}) }));
+    for (const [name, c] of Object.entries(configs)) {
+      // `codeRoot`: run this configuration's server from another checkout (e.g. the commit before
+      // a change, extracted with `git archive` and its node_modules linked), in this same process.
+      const { codeRoot, ...cfg } = (c ?? {}) as { codeRoot?: string };
+      const start = codeRoot
+        ? ((await import(path.resolve(codeRoot, 'test/helpers/server.ts'))) as { startTestServer: typeof startTestServer }).startTestServer
+        : startTestServer;
+      servers.set(name, await start({ COCHLEA_MAX_SESSIONS: '64', ...(Object.keys(cfg).length ? { COCHLEA_POCKETSPHINX_CONFIG: JSON.stringify(cfg) } : {}) }));
     }
     const first = servers.values().next().value!;
     // Batch throughput of the engine in this run, and speech onsets/ends for the clips.
-    const raw = readClips(ctx);
+    const raw = readClips(ctx).slice(0, Number(arg('--capacity-clips') ?? 10));
     const clips: Clip[] = [];
     let audio = 0;
     let wall = 0;

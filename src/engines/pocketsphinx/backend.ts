@@ -104,6 +104,16 @@ export interface PocketsphinxBackendConfig extends PocketsphinxOptions {
    */
   streamArgs?: Record<string, string>;
   /**
+   * Streaming (with cmnEstimate and a warm-up): once earlier sessions of this worker have given
+   * their CMN estimate (the mean of their first `streamCmnRefineSeconds`, averaged over the last 8
+   * sessions), a new session does not hold its first audio for the warm-up: it starts decoding at
+   * once from that server-wide prior, and the 2 s re-decode from its own mean happens as before.
+   * First partials come up to `streamCmnWarmupSeconds` earlier; finals of segments ending after
+   * the re-decode are unchanged; a segment finalized before it is decoded from the prior instead
+   * of the mean of its first 0.5 s. The first session of a worker still warms up. Default true.
+   */
+  streamCmnPrior?: boolean;
+  /**
    * Decoders of a worker search one n-gram LM loaded once per worker (see `SharedLm`) instead of
    * each loading its own copy (~35 MB each with Debian's en-us LM). Transcripts are identical.
    * Default true. Set false if something adds words to a decoder's LM (ps_add_word).
@@ -198,6 +208,8 @@ export class PocketsphinxBackend implements Backend {
   /** Idle streaming decoders when `streamArgs` gives them a profile of their own. */
   private readonly idleStream: PocketsphinxDecoder[] = [];
   private readonly streamDecoders = new WeakSet<PocketsphinxDecoder>();
+  /** Recent streaming sessions' CMN estimates (see `streamCmnPrior`), oldest first. */
+  private readonly cmnPriors: Float32Array[] = [];
   /** LMs shared by this worker's decoders, by LM weights (`lmWeightKey`). */
   private readonly sharedLms = new Map<string, SharedLm>();
   private created = 0;
@@ -222,6 +234,7 @@ export class PocketsphinxBackend implements Backend {
       streamCmnRefineSeconds: 2,
       streamArgs: {},
       shareLm: true,
+      streamCmnPrior: true,
       ...config,
     };
     if (!(this.cfg.maxSegmentSeconds > this.cfg.minSegmentSeconds)) {
@@ -267,6 +280,23 @@ export class PocketsphinxBackend implements Backend {
     if (stream) this.streamDecoders.add(d);
     this.created++;
     return d;
+  }
+
+  /** Server-wide (per worker) starting CMN mean for new streaming sessions, or null. */
+  cmnPrior(): Float32Array | null {
+    const n = this.cmnPriors.length;
+    if (!this.cfg.streamCmnPrior || n === 0) return null;
+    const out = new Float32Array(this.cmnPriors[0].length);
+    for (const m of this.cmnPriors) for (let j = 0; j < out.length; j++) out[j] += m[j] / n;
+    return out;
+  }
+
+  /** A streaming session's CMN estimate of its first seconds, for later sessions' prior. */
+  addCmnPrior(mean: Float32Array): void {
+    if (!this.cfg.streamCmnPrior || !mean.every(Number.isFinite)) return;
+    if (this.cmnPriors.length > 0 && this.cmnPriors[0].length !== mean.length) this.cmnPriors.length = 0;
+    this.cmnPriors.push(Float32Array.from(mean));
+    if (this.cmnPriors.length > 8) this.cmnPriors.shift();
   }
 
   /** The worker's LM for decoders with these options' LM weights, loaded on first use. */
@@ -593,6 +623,8 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
   private marks: number[] = [];
   /** False while the first audio is held for the warm-up. */
   private started = false;
+  /** Session sample count at which its CMN estimate goes into the worker's prior (0 = done/never). */
+  private priorAt = 0;
   /** Samples of the current segment decoded (or held) so far. */
   private segPos = 0;
   /** Where the current pocketsphinx utterance starts in the segment, and its audio since. */
@@ -621,12 +653,20 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
         this.est = new CmnEstimate(cepSize, Math.ceil(this.cfg.cmnWindowSeconds));
         d.startCepstra();
         const warm = Math.round(this.cfg.cmnWarmupSeconds * this.sr);
-        if (warm > 0) this.marks.push(warm);
         const refine = Math.round(this.cfg.cmnRefineSeconds * this.sr);
+        // With a prior from this worker's recent sessions, no hold: decode from it at once.
+        const prior = warm > 0 ? this.backend.cmnPrior() : null;
+        if (prior && prior.length === cepSize) {
+          this.started = true;
+          d.startStream(prior);
+        } else if (warm > 0) {
+          this.marks.push(warm);
+        }
         if (refine > warm) this.marks.push(refine);
+        this.priorAt = Math.max(warm, refine);
       }
       if (this.marks.length > 0) this.segAudio = [];
-      if (!(this.est && this.cfg.cmnWarmupSeconds > 0)) {
+      if (!this.started && !(this.est && this.cfg.cmnWarmupSeconds > 0)) {
         this.started = true;
         d.startStream();
       }
@@ -748,6 +788,11 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
         if (this.observed >= mark) {
           this.marks.shift();
           this.restartSegment(d);
+        }
+        if (this.priorAt > 0 && this.observed >= this.priorAt) {
+          this.priorAt = 0;
+          const m = this.recentMean();
+          if (m) this.backend.addCmnPrior(m);
         }
       }
     }
