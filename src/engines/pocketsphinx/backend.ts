@@ -106,11 +106,12 @@ export interface PocketsphinxBackendConfig extends PocketsphinxOptions {
   /**
    * Streaming (with cmnEstimate and a warm-up): once earlier sessions of this worker have given
    * their CMN estimate (the mean of their first `streamCmnRefineSeconds`, averaged over the last 8
-   * sessions), a new session does not hold its first audio for the warm-up: it starts decoding at
-   * once from that server-wide prior, and the 2 s re-decode from its own mean happens as before.
-   * First partials come up to `streamCmnWarmupSeconds` earlier; finals of segments ending after
-   * the re-decode are unchanged; a segment finalized before it is decoded from the prior instead
-   * of the mean of its first 0.5 s. The first session of a worker still warms up. Default true.
+   * sessions), a new session does not hold its first audio for the warm-up: it decodes at once
+   * from that server-wide prior for its first partials, and at the warm-up mark (or a finalize
+   * before it) the audio so far is decoded again from the session's own mean exactly as after a
+   * hold. First partials come up to `streamCmnWarmupSeconds` earlier; finals are identical to
+   * those without the prior; the price is decoding the first `streamCmnWarmupSeconds` twice.
+   * The first session of a worker still holds. Default true.
    */
   streamCmnPrior?: boolean;
   /**
@@ -623,6 +624,8 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
   private marks: number[] = [];
   /** False while the first audio is held for the warm-up. */
   private started = false;
+  /** Until this session sample count, decoding runs from the worker's CMN prior (see constructor). */
+  private provisionalUntil = 0;
   /** Session sample count at which its CMN estimate goes into the worker's prior (0 = done/never). */
   private priorAt = 0;
   /** Samples of the current segment decoded (or held) so far. */
@@ -655,13 +658,15 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
         const warm = Math.round(this.cfg.cmnWarmupSeconds * this.sr);
         const refine = Math.round(this.cfg.cmnRefineSeconds * this.sr);
         // With a prior from this worker's recent sessions, no hold: decode from it at once.
+        // The warm-up mark stays: there the audio so far is decoded again from the session's own
+        // mean exactly as after a hold, so finals never depend on the prior (or on earlier sessions).
         const prior = warm > 0 ? this.backend.cmnPrior() : null;
         if (prior && prior.length === cepSize) {
           this.started = true;
+          this.provisionalUntil = warm;
           d.startStream(prior);
-        } else if (warm > 0) {
-          this.marks.push(warm);
         }
+        if (warm > 0) this.marks.push(warm);
         if (refine > warm) this.marks.push(refine);
         this.priorAt = Math.max(warm, refine);
       }
@@ -824,7 +829,11 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
     const d = this.dec;
     if (!d) return EMPTY; // no audio ever arrived
     // finalize/end before the warm-up completed: decode the held audio from the mean of all of it.
-    if (!this.started) this.restartSegment(d);
+    // (also when decoding so far ran from the worker's prior: the final comes from the session's own mean.)
+    if (!this.started || this.observed < this.provisionalUntil) {
+      this.provisionalUntil = 0; // from here on exactly as after a forced end of the hold
+      this.restartSegment(d);
+    }
     let words = this.committed;
     if (d.inUtterance) {
       d.endUtt();
