@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT, SHARED_DIR, type BenchContext, type BenchSection } from './lib.ts';
 
-const SECTIONS = ['batch', 'audio', 'streaming', 'sherpa', 'jobs'] as const;
+const SECTIONS = ['batch', 'audio', 'streaming', 'capacity', 'sherpa', 'jobs'] as const;
 
 function fmt(v: number | string | boolean): string {
   if (typeof v !== 'number') return String(v);

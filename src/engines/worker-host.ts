@@ -434,30 +434,17 @@ function pass(): void {
       failSession(s, err);
     }
   }
-  if (fed.length > 0) {
-    const t0 = performance.now();
-    try {
-      backend.decodeReady(fed.map((f) => f.s.decoder));
-    } catch {
-      // Find the culprit(s): decode one by one (decoders that already ran have nothing left).
-      for (const f of fed) {
-        try {
-          backend.decodeReady([f.s.decoder]);
-        } catch (err) {
-          failSession(f.s, err);
-        }
-      }
-    }
-    const share = (performance.now() - t0) / 1000 / fed.length;
-    for (const { s, pcm } of fed) {
-      if (!sessions.has(s.id)) continue;
-      s.segDecodeSeconds += share;
-      try {
-        afterDecode(s, pcm.length);
-      } catch (err) {
-        failSession(s, err);
-      }
-    }
+  // Sessions whose finalize/end waits right behind this pass's audio go first, and their final is
+  // sent before the other sessions' audio is decoded: a finalize then waits for its own session's
+  // decoding only, not for every session of the worker (at 4 streams a worker's pass is 2-4× one
+  // session's).
+  const urgent = fed.filter((f) => f.s.items.length > 0 && f.s.items[0].kind !== 'audio');
+  if (urgent.length > 0 && urgent.length < fed.length) {
+    decodeGroup(urgent);
+    for (const { s } of urgent) if (sessions.has(s.id)) runControls(s);
+    decodeGroup(fed.filter((f) => !urgent.includes(f)));
+  } else {
+    decodeGroup(fed);
   }
   let more = false;
   for (const s of [...sessions.values()]) {
@@ -465,6 +452,34 @@ function pass(): void {
     if (s.items.length > 0) more = true;
   }
   if (more) schedulePass();
+}
+
+/** Decode one group of a pass (one backend.decodeReady call), then each session's events. */
+function decodeGroup(fed: { s: Session; pcm: Float32Array }[]): void {
+  if (fed.length === 0) return;
+  const t0 = performance.now();
+  try {
+    backend.decodeReady(fed.map((f) => f.s.decoder));
+  } catch {
+    // Find the culprit(s): decode one by one (decoders that already ran have nothing left).
+    for (const f of fed) {
+      try {
+        backend.decodeReady([f.s.decoder]);
+      } catch (err) {
+        failSession(f.s, err);
+      }
+    }
+  }
+  const share = (performance.now() - t0) / 1000 / fed.length;
+  for (const { s, pcm } of fed) {
+    if (!sessions.has(s.id)) continue;
+    s.segDecodeSeconds += share;
+    try {
+      afterDecode(s, pcm.length);
+    } catch (err) {
+      failSession(s, err);
+    }
+  }
 }
 
 function round3(x: number): number {

@@ -36,6 +36,8 @@ import {
   FRAME_RATE,
   lmTrimmedDictionary,
   PocketsphinxDecoder,
+  SharedLm,
+  lmWeightKey,
   baseWord,
   floatToInt16,
   isFillerToken,
@@ -105,6 +107,30 @@ export interface PocketsphinxBackendConfig extends PocketsphinxOptions {
    * keywords.ts). Default true; false ignores keywords (and the engine info says so).
    */
   keywordBoost?: boolean;
+  /**
+   * Extra decoder arguments for streaming sessions only, applied over `args` (e.g. a real-time
+   * search profile with tighter beams). Streaming decoders then come from their own idle pool.
+   * Default: none (streaming decodes exactly like batch).
+   */
+  streamArgs?: Record<string, string>;
+  /**
+   * Streaming (with cmnEstimate and a warm-up): once earlier sessions of this worker have given
+   * their CMN estimate (the mean of their first `streamCmnRefineSeconds`, averaged over the last 8
+   * sessions), a new session does not hold its first audio for the warm-up: it decodes at once
+   * from that server-wide prior for its first partials, and at the warm-up mark (or a finalize
+   * before it) the audio so far is decoded again from the session's own mean exactly as after a
+   * hold. First partials come up to `streamCmnWarmupSeconds` earlier; finals are identical to
+   * those without the prior; the price is decoding the first `streamCmnWarmupSeconds` twice.
+   * The first session of a worker still holds. Default true.
+   */
+  streamCmnPrior?: boolean;
+  /**
+   * Decoders of a worker search one n-gram LM loaded once per worker (see `SharedLm`) instead of
+   * each loading its own copy (~35 MB each with Debian's en-us LM). Transcripts are identical.
+   * Default true. Keyword-boosted sessions (which add words and raise unigrams) always get a
+   * decoder with a private LM.
+   */
+  shareLm?: boolean;
 }
 
 const SAMPLES_PER_FRAME = ENGINE_SAMPLE_RATE / FRAME_RATE;
@@ -193,6 +219,15 @@ export class PocketsphinxBackend implements Backend {
   private readonly cfg: Required<Omit<PocketsphinxBackendConfig, keyof PocketsphinxOptions | 'cacheDir'>> &
     PocketsphinxOptions & { cacheDir?: string };
   private readonly idle: PocketsphinxDecoder[] = [];
+  /** Idle streaming decoders when `streamArgs` gives them a profile of their own. */
+  private readonly idleStream: PocketsphinxDecoder[] = [];
+  private readonly streamDecoders = new WeakSet<PocketsphinxDecoder>();
+  /** Decoders with an LM of their own (the only ones keyword boosts may change). */
+  private readonly privateLm = new WeakSet<PocketsphinxDecoder>();
+  /** Recent streaming sessions' CMN estimates (see `streamCmnPrior`), oldest first. */
+  private readonly cmnPriors: Float32Array[] = [];
+  /** LMs shared by this worker's decoders, by LM weights (`lmWeightKey`). */
+  private readonly sharedLms = new Map<string, SharedLm>();
   private created = 0;
   private live = 0;
   private disposed = false;
@@ -216,6 +251,9 @@ export class PocketsphinxBackend implements Backend {
       streamCmnWarmupSeconds: 0.5,
       streamCmnRefineSeconds: 2,
       keywordBoost: true,
+      streamArgs: {},
+      shareLm: true,
+      streamCmnPrior: true,
       ...config,
     };
     this.info = { ...POCKETSPHINX_INFO, keywords: this.cfg.keywordBoost };
@@ -242,26 +280,79 @@ export class PocketsphinxBackend implements Backend {
       this.dictTrimmed = true;
     }
     for (let i = this.idle.length; i < this.cfg.warmDecoders; i++) this.idle.push(this.newDecoder());
+    if (this.streamProfile) {
+      for (let i = this.idleStream.length; i < this.cfg.warmDecoders; i++) this.idleStream.push(this.newDecoder(true));
+    }
   }
 
   /** Decoder accounting, for tests and metrics. */
   stats(): { created: number; live: number; idle: number } {
-    return { created: this.created, live: this.live, idle: this.idle.length };
+    return { created: this.created, live: this.live, idle: this.idle.length + this.idleStream.length };
   }
 
-  private newDecoder(): PocketsphinxDecoder {
-    const d = new PocketsphinxDecoder(this.cfg);
+  /** True when streaming decoders use a search profile of their own (`streamArgs`). */
+  private get streamProfile(): boolean {
+    return !!this.cfg.streamArgs && Object.keys(this.cfg.streamArgs).length > 0;
+  }
+
+  /** `privateLm`: load an LM of its own even with `shareLm` (for keyword-boosted sessions). */
+  private newDecoder(stream = false, privateLm = false): PocketsphinxDecoder {
+    const opts: PocketsphinxOptions = stream ? { ...this.cfg, args: { ...this.cfg.args, ...this.cfg.streamArgs } } : { ...this.cfg };
+    if (this.cfg.shareLm && !privateLm) opts.sharedLm = this.sharedLm(opts);
+    const d = new PocketsphinxDecoder(opts);
+    if (stream) this.streamDecoders.add(d);
+    if (!opts.sharedLm) this.privateLm.add(d);
     this.created++;
     return d;
   }
 
+  /** Server-wide (per worker) starting CMN mean for new streaming sessions, or null. */
+  cmnPrior(): Float32Array | null {
+    const n = this.cmnPriors.length;
+    if (!this.cfg.streamCmnPrior || n === 0) return null;
+    const out = new Float32Array(this.cmnPriors[0].length);
+    for (const m of this.cmnPriors) for (let j = 0; j < out.length; j++) out[j] += m[j] / n;
+    return out;
+  }
+
+  /** A streaming session's CMN estimate of its first seconds, for later sessions' prior. */
+  addCmnPrior(mean: Float32Array): void {
+    if (!this.cfg.streamCmnPrior || !mean.every(Number.isFinite)) return;
+    if (this.cmnPriors.length > 0 && this.cmnPriors[0].length !== mean.length) this.cmnPriors.length = 0;
+    this.cmnPriors.push(Float32Array.from(mean));
+    if (this.cmnPriors.length > 8) this.cmnPriors.shift();
+  }
+
+  /** The worker's LM for decoders with these options' LM weights, loaded on first use. */
+  private sharedLm(opts: PocketsphinxOptions): SharedLm {
+    const key = lmWeightKey({ '-lm': opts.lm ?? DEFAULT_PATHS.lm, ...opts.args });
+    let lm = this.sharedLms.get(key);
+    if (!lm) {
+      lm = new SharedLm(opts);
+      this.sharedLms.set(key, lm);
+    }
+    return lm;
+  }
+
   /**
    * Take a decoder from the idle pool (or create one), reset for unrelated audio, with the
-   * session's keywords applied (undone by release()).
+   * session's keywords applied (undone by release()). `stream`: for a streaming session (its own
+   * pool when `streamArgs` sets a streaming profile). Keyword boosts change the LM (new words,
+   * raised unigrams), so with `shareLm` a boosted session gets a decoder with an LM of its own,
+   * never one that searches the worker's shared LM.
    */
-  acquire(plan?: KeywordPlan): PocketsphinxDecoder {
+  acquire(plan?: KeywordPlan, stream = false): PocketsphinxDecoder {
     if (this.disposed) throw new Error('pocketsphinx backend disposed');
-    const d = this.idle.pop() ?? this.newDecoder();
+    const own = stream && this.streamProfile;
+    const pool = own ? this.idleStream : this.idle;
+    const boosted = !!plan && !plan.empty && !!this.keywords;
+    let d: PocketsphinxDecoder;
+    if (boosted && this.cfg.shareLm) {
+      const i = pool.findIndex((x) => this.privateLm.has(x));
+      d = i >= 0 ? pool.splice(i, 1)[0] : this.newDecoder(own, true);
+    } else {
+      d = pool.pop() ?? this.newDecoder(own);
+    }
     this.live++;
     if (plan && !plan.empty && this.keywords) {
       try {
@@ -284,7 +375,8 @@ export class PocketsphinxBackend implements Backend {
     } catch {
       reusable = false;
     }
-    if (reusable && !this.disposed && this.idle.length < this.cfg.maxIdleDecoders) this.idle.push(d);
+    const pool = this.streamDecoders.has(d) ? this.idleStream : this.idle;
+    if (reusable && !this.disposed && pool.length < this.cfg.maxIdleDecoders) pool.push(d);
     else d.free();
   }
 
@@ -455,6 +547,9 @@ export class PocketsphinxBackend implements Backend {
   dispose(): void {
     this.disposed = true;
     for (const d of this.idle.splice(0)) d.free();
+    for (const d of this.idleStream.splice(0)) d.free();
+    for (const lm of this.sharedLms.values()) lm.release(); // live decoders keep their reference
+    this.sharedLms.clear();
   }
 }
 
@@ -584,6 +679,10 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
   private marks: number[] = [];
   /** False while the first audio is held for the warm-up. */
   private started = false;
+  /** Until this session sample count, decoding runs from the worker's CMN prior (see constructor). */
+  private provisionalUntil = 0;
+  /** Session sample count at which its CMN estimate goes into the worker's prior (0 = done/never). */
+  private priorAt = 0;
   /** Samples of the current segment decoded (or held) so far. */
   private segPos = 0;
   /** Where the current pocketsphinx utterance starts in the segment, and its audio since. */
@@ -607,19 +706,29 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
   private get d(): PocketsphinxDecoder {
     if (this.freed) throw new Error('streaming decoder already freed');
     if (!this.dec) {
-      const d = this.backend.acquire(this.plan);
+      const d = this.backend.acquire(this.plan, true);
       this.dec = d;
       const cepSize = this.cfg.cmnWindowSeconds > 0 ? d.cmnSize : null;
       if (cepSize !== null) {
         this.est = new CmnEstimate(cepSize, Math.ceil(this.cfg.cmnWindowSeconds));
         d.startCepstra();
         const warm = Math.round(this.cfg.cmnWarmupSeconds * this.sr);
-        if (warm > 0) this.marks.push(warm);
         const refine = Math.round(this.cfg.cmnRefineSeconds * this.sr);
+        // With a prior from this worker's recent sessions, no hold: decode from it at once.
+        // The warm-up mark stays: there the audio so far is decoded again from the session's own
+        // mean exactly as after a hold, so finals never depend on the prior (or on earlier sessions).
+        const prior = warm > 0 ? this.backend.cmnPrior() : null;
+        if (prior && prior.length === cepSize) {
+          this.started = true;
+          this.provisionalUntil = warm;
+          d.startStream(prior);
+        }
+        if (warm > 0) this.marks.push(warm);
         if (refine > warm) this.marks.push(refine);
+        this.priorAt = Math.max(warm, refine);
       }
       if (this.marks.length > 0) this.segAudio = [];
-      if (!(this.est && this.cfg.cmnWarmupSeconds > 0)) {
+      if (!this.started && !(this.est && this.cfg.cmnWarmupSeconds > 0)) {
         this.started = true;
         d.startStream();
       }
@@ -742,6 +851,11 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
           this.marks.shift();
           this.restartSegment(d);
         }
+        if (this.priorAt > 0 && this.observed >= this.priorAt) {
+          this.priorAt = 0;
+          const m = this.recentMean();
+          if (m) this.backend.addCmnPrior(m);
+        }
       }
     }
     this.pending = [];
@@ -772,7 +886,11 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
     const d = this.dec;
     if (!d) return EMPTY; // no audio ever arrived
     // finalize/end before the warm-up completed: decode the held audio from the mean of all of it.
-    if (!this.started) this.restartSegment(d);
+    // (also when decoding so far ran from the worker's prior: the final comes from the session's own mean.)
+    if (!this.started || this.observed < this.provisionalUntil) {
+      this.provisionalUntil = 0; // from here on exactly as after a forced end of the hold
+      this.restartSegment(d);
+    }
     let words = this.committed;
     if (d.inUtterance) {
       d.endUtt();

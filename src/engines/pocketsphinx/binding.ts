@@ -41,6 +41,104 @@ export interface PocketsphinxOptions extends Partial<PocketsphinxPaths> {
   library?: string;
   /** Extra decoder arguments, e.g. { '-beam': '1e-60' }. Applied after Cochlea's defaults. */
   args?: Record<string, string>;
+  /**
+   * Search this already loaded n-gram LM instead of reading `lm` (see `SharedLm`). Must come
+   * from a `SharedLm` of the same thread, loaded with the same -lw/-wip/-uw as these `args`.
+   */
+  sharedLm?: SharedLm;
+}
+
+/** pocketsphinx's name for the search ps_init builds from -lm (PS_DEFAULT_SEARCH). */
+const DEFAULT_SEARCH = '_default';
+
+/** The decoder arguments Cochlea uses (model paths, front end, search), with `args` over them. */
+function decoderArgs(options: PocketsphinxOptions): Record<string, string> {
+  const paths = { ...DEFAULT_PATHS, ...options };
+  for (const [k, p] of Object.entries({ hmm: paths.hmm, lm: paths.lm, dict: paths.dict })) {
+    if (!fs.existsSync(p)) throw new Error(`pocketsphinx ${k} not found: ${p} (install pocketsphinx-en-us)`);
+  }
+  const args: Record<string, string> = {
+    '-hmm': paths.hmm,
+    '-lm': paths.lm,
+    '-dict': paths.dict,
+    '-samprate': '16000',
+    '-frate': String(FRAME_RATE),
+    // See the module comment: keep every frame so frame indices are wall-clock times.
+    '-remove_silence': 'no',
+    // Lattice best path → posteriors for ps_seg_prob (default yes, spelled out on purpose).
+    '-bestpath': 'yes',
+    // No second (flat-lexicon) pass: ps_end_utt would re-search the whole utterance, ~60 ms
+    // per final at the median (a streaming finalize pays it in full). Measured on 747 words of
+    // English sets, corpus WER is no worse without it (38.5% vs 39.3%; LibriSpeech 20.8% vs
+    // 28.6%, LJSpeech 28.0% vs 26.5%) and batch decoding is ~20% faster.
+    '-fwdflat': 'no',
+    ...options.args,
+  };
+  delete args['-logfn']; // see loadPocketsphinx(): unsafe with decoders in several threads
+  return args;
+}
+
+/** The LM weights ngram_model_read applies from a config: decoders may share an LM only if these match. */
+export function lmWeightKey(args: Record<string, string> | undefined): string {
+  return ['-lw', '-wip', '-uw', '-lm'].map((k) => args?.[k] ?? '').join('|');
+}
+
+/**
+ * One n-gram LM read once and searched by many decoders of the same thread. The LM (Debian's
+ * en-us.lm.bin: a 27 MB trie read into memory) is otherwise loaded by every ps_init, and is the
+ * largest part of a decoder's memory.
+ *
+ * Safe because: ps_set_lm wraps the model in a per-decoder ngram_model_set, which retains it
+ * (ngram_model_set_init: `lms[i] = ngram_model_retain(models[i])`), so freeing this handle or a
+ * decoder never frees it under the others; the decoder-specific state (word-id maps, history maps)
+ * lives in that per-decoder set. The trie's only mutable state is a history/back-off cache
+ * (lm_trie_score) that is checked against the requested history before use, so decoders that
+ * interleave calls on one thread only miss the cache, but concurrent calls from two threads would
+ * race: share within a worker thread only (each worker builds its own). Weights (-lw, -wip, -uw)
+ * are applied to the model itself, so only decoders with the same weights may share one, and
+ * nothing may add words to a shared LM (ps_add_word would add them for every decoder).
+ */
+export class SharedLm {
+  private lm: Ptr | null;
+  /** The LM keeps a pointer to this log-math table; it lives as long as this object's thread. */
+  private readonly lmath: Ptr;
+
+  constructor(options: PocketsphinxOptions = {}) {
+    const api = loadPocketsphinx(options.library);
+    const args = decoderArgs(options);
+    const argv = Object.entries(args).flat();
+    // The decoder's own config, so ngram_model_read applies -lw/-wip/-uw exactly as ps_init would.
+    const cfg = api.cmd_ln_parse_r(null, api.ps_args(), argv.length, argv, 1);
+    if (!cfg) throw new Error(`pocketsphinx: invalid configuration ${JSON.stringify(args)}`);
+    try {
+      const lmath = api.logmath_init(Number(args['-logbase'] ?? 1.0001), 0, 0);
+      if (!lmath) throw new Error('sphinxbase: logmath_init failed');
+      this.lmath = lmath;
+      const NGRAM_AUTO = 0;
+      this.lm = api.ngram_model_read(cfg, args['-lm'], NGRAM_AUTO, lmath);
+      if (!this.lm) throw new Error(`pocketsphinx: cannot read language model ${args['-lm']}`);
+    } finally {
+      api.cmd_ln_free_r(cfg);
+    }
+    this.key = lmWeightKey(args);
+  }
+
+  readonly key: string;
+
+  get handle(): Ptr {
+    if (this.lm === null) throw new Error('shared LM already released');
+    return this.lm;
+  }
+
+  /**
+   * Drop this handle's reference; decoders that use the LM keep it alive. The log-math table is
+   * deliberately not freed (a few hundred bytes per thread): live decoders' LM may still use it.
+   */
+  release(): void {
+    if (this.lm === null) return;
+    loadPocketsphinx().ngram_model_free(this.lm);
+    this.lm = null;
+  }
 }
 
 /** Frames per second of the default front end (-frate 100). */
@@ -82,6 +180,8 @@ interface Api {
   ps_seg_free(seg: Ptr): void;
   ngram_model_read(config: Ptr | null, file: string, type: number, lmath: Ptr): Ptr | null;
   ngram_model_free(lm: Ptr): number;
+  ps_set_lm(ps: Ptr, name: string, lm: Ptr): number;
+  ps_set_search(ps: Ptr, name: string): number;
   logmath_init(base: number, shift: number, useTable: number): Ptr | null;
   logmath_free(lmath: Ptr): number;
   ngram_model_get_counts(lm: Ptr): Ptr | null;
@@ -194,6 +294,8 @@ export function loadPocketsphinx(library = 'libpocketsphinx.so.3'): Api {
     ps_seg_free: ps.func('ps_seg_free', 'void', [P]),
     ngram_model_read: sb.func('ngram_model_read', P, [P, 'const char *', 'int', P]),
     ngram_model_free: sb.func('ngram_model_free', 'int', [P]),
+    ps_set_lm: ps.func('ps_set_lm', 'int', [P, 'const char *', P]),
+    ps_set_search: ps.func('ps_set_search', 'int', [P, 'const char *']),
     logmath_init: sb.func('logmath_init', P, ['double', 'int', 'int']),
     logmath_free: sb.func('logmath_free', 'int', [P]),
     ngram_model_get_counts: sb.func('ngram_model_get_counts', P, [P]),
@@ -261,28 +363,12 @@ export class PocketsphinxDecoder {
 
   constructor(options: PocketsphinxOptions = {}) {
     this.api = loadPocketsphinx(options.library);
-    const paths = { ...DEFAULT_PATHS, ...options };
-    for (const [k, p] of Object.entries({ hmm: paths.hmm, lm: paths.lm, dict: paths.dict })) {
-      if (!fs.existsSync(p)) throw new Error(`pocketsphinx ${k} not found: ${p} (install pocketsphinx-en-us)`);
+    const args = decoderArgs(options);
+    const shared = options.sharedLm;
+    if (shared) {
+      if (shared.key !== lmWeightKey(args)) throw new Error('pocketsphinx: shared LM was loaded with other LM weights');
+      delete args['-lm']; // no search from ps_init: the shared LM's search is set below
     }
-    const args: Record<string, string> = {
-      '-hmm': paths.hmm,
-      '-lm': paths.lm,
-      '-dict': paths.dict,
-      '-samprate': '16000',
-      '-frate': String(FRAME_RATE),
-      // See the module comment: keep every frame so frame indices are wall-clock times.
-      '-remove_silence': 'no',
-      // Lattice best path → posteriors for ps_seg_prob (default yes, spelled out on purpose).
-      '-bestpath': 'yes',
-      // No second (flat-lexicon) pass: ps_end_utt would re-search the whole utterance, ~60 ms
-      // per final at the median (a streaming finalize pays it in full). Measured on 747 words of
-      // English sets, corpus WER is no worse without it (38.5% vs 39.3%; LibriSpeech 20.8% vs
-      // 28.6%, LJSpeech 28.0% vs 26.5%) and batch decoding is ~20% faster.
-      '-fwdflat': 'no',
-      ...options.args,
-    };
-    delete args['-logfn']; // see loadPocketsphinx(): unsafe with decoders in several threads
     const argv = Object.entries(args).flat();
     const cfg = this.api.cmd_ln_parse_r(null, this.api.ps_args(), argv.length, argv, 1);
     if (!cfg) throw new Error(`pocketsphinx: invalid configuration ${JSON.stringify(args)}`);
@@ -290,6 +376,10 @@ export class PocketsphinxDecoder {
     // ps_init retains the config; drop our reference either way.
     this.api.cmd_ln_free_r(cfg);
     if (!ps) throw new Error('pocketsphinx: ps_init failed (check model paths and arguments)');
+    if (shared && (this.api.ps_set_lm(ps, DEFAULT_SEARCH, shared.handle) < 0 || this.api.ps_set_search(ps, DEFAULT_SEARCH) < 0)) {
+      this.api.ps_free(ps);
+      throw new Error('pocketsphinx: cannot search the shared language model');
+    }
     this.ps = ps;
     this.lmath = this.api.ps_get_logmath(ps);
     this.cmn = cmnOf(this.api, ps);

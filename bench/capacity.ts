@@ -1,0 +1,333 @@
+/**
+ * Real-time capacity sweep (issue 16): 1, 2, 4, 6, 8 concurrent paced WebSocket streams started at
+ * staggered times, each playing held-out LibriSpeech and LJSpeech clips back to back at real time
+ * (4096-byte linear16 frames, each sent when its last sample would have been captured), with a
+ * `finalize` at the end of each clip's speech (a voice agent's turn end) and `close_stream` at the end.
+ *
+ * Per level and configuration:
+ * - lag, as issue 16 defines it: audio sent so far minus the end time of the newest word, taken each
+ *   time a partial adds a word later than any before; p50/p95/max pooled, and the p95 of the worst
+ *   stream; drift = median lag of each stream's last third minus its first third (growing lag = a
+ *   stream falling behind);
+ * - first partial after speech onset (onset = the first word of the batch transcript);
+ * - finalize → final (all, including a session's first seconds) and close_stream → is_last;
+ * - CPU per stream: process CPU (server main thread + engine workers + this client, all in this
+ *   process) per second of streamed audio. Far less sensitive to other load on the machine than
+ *   wall-clock latencies, and the figure capacity follows from: streams per core ≈ 1 / CPU per
+ *   audio second.
+ * The engine's batch throughput is measured in the same run (the same clips through
+ * engine.recognize, one at a time), as wall RTFx and CPU RTFx (audio seconds per CPU second).
+ * Memory: RSS growth per session with 16 sessions open that have each received 3 s of audio.
+ *
+ * A/B: `--capacity-ab '{"A":{...},"B":{...}}'` (COCHLEA_POCKETSPHINX_CONFIG objects) runs one
+ * server per configuration and interleaves them level by level (A, B, A, B...) on the same clips,
+ * so both see the same machine load; `"codeRoot": "<dir>"` in a configuration runs that server from
+ * another checkout of the repo (before/after a code change in one run). Default: the server's
+ * default configuration only.
+ * Duration per stream: `--capacity-seconds N` (default 30; `--capacity-minutes 5` for the
+ * issue's top setting). `--capacity-levels 1,2,4` overrides the levels; `--capacity-clips N` how
+ * many clips (LibriSpeech first, then LJSpeech; default 10) are decoded in batch and streamed.
+ *
+ *   nice -n 10 npx tsx bench/run.ts --only capacity -- --capacity-seconds 30
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import WebSocket from 'ws';
+import { median, percentile, sharedAvailable, type BenchContext, type BenchSection } from './lib.ts';
+import { startTestServer, type TestServer } from '../test/helpers/server.ts';
+import { wavPcmBytes } from '../test/helpers/ws.ts';
+
+const CHUNK = 4096; // bytes of linear16 = 128 ms at 16 kHz
+const BPS = 32000;
+
+interface Clip {
+  id: string;
+  pcm: Buffer;
+  duration: number;
+  speechStart: number;
+  speechEnd: number;
+}
+
+function arg(name: string): string | undefined {
+  const a = process.argv;
+  const i = a.findIndex((x) => x === name || x.startsWith(name + '='));
+  if (i < 0) return undefined;
+  return a[i].includes('=') ? a[i].slice(a[i].indexOf('=') + 1) : a[i + 1];
+}
+
+function f32(pcm: Buffer): Float32Array {
+  const out = new Float32Array(pcm.length >> 1);
+  for (let i = 0; i < out.length; i++) out[i] = pcm.readInt16LE(i * 2) / 32768;
+  return out;
+}
+
+function readClips(ctx: BenchContext): { id: string; pcm: Buffer }[] {
+  const out: { id: string; pcm: Buffer }[] = [];
+  for (const set of ['en_librispeech', 'en_ljspeech']) {
+    const dir = path.join(ctx.sharedDir, 'speech', set);
+    for (const l of fs.readFileSync(path.join(dir, 'manifest.jsonl'), 'utf8').split('\n').filter(Boolean)) {
+      const o = JSON.parse(l);
+      out.push({ id: `${set}/${o.id}`, pcm: wavPcmBytes(path.join(dir, o.audio)) });
+    }
+  }
+  return out;
+}
+
+interface StreamStats {
+  /** [audio sent (s), lag (s)] each time a partial added a word later than any before. */
+  lags: [number, number][];
+  firstPartial?: number;
+  finalizeRtts: number[];
+  closeToLast?: number;
+  audioSeconds: number;
+}
+
+/** One paced stream: `clips` back to back until `seconds` of audio, finalize at each clip's speech end. */
+async function stream(s: TestServer, clips: Clip[], seconds: number): Promise<StreamStats> {
+  const ws = new WebSocket(`${s.url.replace('http', 'ws')}/waves/v1/pulse/get_text?language=en`, { headers: { authorization: `Bearer ${s.key}` } });
+  await new Promise<void>((r, j) => (ws.once('open', () => r()), ws.once('error', j)));
+  const st: StreamStats = { lags: [], finalizeRtts: [], audioSeconds: 0 };
+  // The audio plan: clips back to back, finalize when each clip's speech ends.
+  const parts: Buffer[] = [];
+  const finalizeAt: number[] = [];
+  let onset = -1;
+  let total = 0;
+  for (let i = 0; total < seconds; i++) {
+    const c = clips[i % clips.length];
+    if (onset < 0) onset = c.speechStart;
+    finalizeAt.push(total + c.speechEnd);
+    parts.push(c.pcm);
+    total += c.duration;
+  }
+  const audio = Buffer.concat(parts);
+  st.audioSeconds = audio.length / BPS;
+  let sentBytes = 0;
+  let newest = -Infinity;
+  let finalizeSent = -1;
+  let closeSent = -1;
+  const t0 = performance.now();
+  const done = new Promise<void>((resolve) => {
+    ws.on('message', (d) => {
+      const now = performance.now();
+      const e = JSON.parse(String(d));
+      if (e.type !== 'transcription') return;
+      const words = (e.words ?? []) as { end: number }[];
+      const sent = sentBytes / BPS;
+      if (!e.is_final && words.length > 0) {
+        if (st.firstPartial === undefined) st.firstPartial = (now - t0) / 1000 - onset;
+        const end = words[words.length - 1].end;
+        if (end > newest) {
+          newest = end;
+          st.lags.push([sent, sent - end]);
+        }
+      }
+      if (e.is_final && e.from_finalize && finalizeSent >= 0) {
+        st.finalizeRtts.push(now - finalizeSent);
+        finalizeSent = -1;
+      }
+      if (e.is_last) {
+        if (closeSent >= 0) st.closeToLast = now - closeSent;
+        resolve();
+      }
+    });
+    ws.on('close', () => resolve());
+  });
+  let fi = 0;
+  for (let off = 0; off < audio.length; off += CHUNK) {
+    const chunk = audio.subarray(off, off + CHUNK);
+    const due = t0 + ((off + chunk.length) / BPS) * 1000;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    ws.send(chunk);
+    sentBytes = off + chunk.length;
+    if (fi < finalizeAt.length && sentBytes / BPS >= finalizeAt[fi]) {
+      fi++;
+      if (finalizeSent < 0) {
+        finalizeSent = performance.now();
+        ws.send('{"type":"finalize"}');
+      }
+    }
+  }
+  closeSent = performance.now();
+  ws.send('{"type":"close_stream"}');
+  await done;
+  ws.close();
+  return st;
+}
+
+interface LevelResult {
+  config: string;
+  n: number;
+  lags: number[];
+  worstStreamP95: number;
+  drift: number;
+  firstPartials: number[];
+  finalizeRtts: number[];
+  closeToLast: number[];
+  cpuPerAudioSecond: number;
+}
+
+async function level(s: TestServer, config: string, n: number, clips: Clip[], seconds: number, stagger: number): Promise<LevelResult> {
+  const cpu0 = process.cpuUsage();
+  const runs = Array.from({ length: n }, async (_, i) => {
+    await new Promise((r) => setTimeout(r, i * stagger * 1000));
+    // Each stream starts at a different clip, so streams are not in lockstep.
+    return stream(s, [...clips.slice(i % clips.length), ...clips.slice(0, i % clips.length)], seconds);
+  });
+  const res = await Promise.all(runs);
+  const cpu = process.cpuUsage(cpu0);
+  const audio = res.reduce((a, r) => a + r.audioSeconds, 0);
+  const third = (r: StreamStats, k: number) => {
+    const xs = r.lags.filter(([t]) => t >= (k * r.audioSeconds) / 3 && t < ((k + 1) * r.audioSeconds) / 3).map(([, l]) => l);
+    return median(xs);
+  };
+  const drifts = res.map((r) => third(r, 2) - third(r, 0)).filter((x) => Number.isFinite(x));
+  return {
+    config,
+    n,
+    lags: res.flatMap((r) => r.lags.map(([, l]) => l)),
+    worstStreamP95: Math.max(...res.map((r) => percentile(r.lags.map(([, l]) => l), 95))),
+    drift: drifts.length ? Math.max(...drifts) : NaN,
+    firstPartials: res.map((r) => r.firstPartial).filter((x): x is number => x !== undefined),
+    finalizeRtts: res.flatMap((r) => r.finalizeRtts),
+    closeToLast: res.map((r) => r.closeToLast).filter((x): x is number => x !== undefined),
+    cpuPerAudioSecond: (cpu.user + cpu.system) / 1e6 / audio,
+  };
+}
+
+/** RSS growth per session with `n` sessions open that have each received 3 s of audio. */
+async function rssPerSession(s: TestServer, clip: Clip, n: number): Promise<number> {
+  const base = process.memoryUsage().rss;
+  const socks = await Promise.all(
+    Array.from({ length: n }, async () => {
+      const ws = new WebSocket(`${s.url.replace('http', 'ws')}/waves/v1/pulse/get_text?language=en`, { headers: { authorization: `Bearer ${s.key}` } });
+      await new Promise<void>((r, j) => (ws.once('open', () => r()), ws.once('error', j)));
+      return ws;
+    }),
+  );
+  for (const ws of socks) ws.send(clip.pcm.subarray(0, 3 * BPS));
+  await new Promise((r) => setTimeout(r, 4000));
+  const rss = process.memoryUsage().rss;
+  await Promise.all(
+    socks.map(
+      (ws) =>
+        new Promise<void>((r) => {
+          ws.on('close', () => r());
+          ws.send('{"type":"close_stream"}');
+        }),
+    ),
+  );
+  return (rss - base) / n;
+}
+
+const r1 = (x: number) => Math.round(x * 10) / 10;
+const r3 = (x: number) => Math.round(x * 1000) / 1000;
+
+export async function run(ctx: BenchContext): Promise<BenchSection> {
+  if (!sharedAvailable(ctx)) return { name: 'capacity', metrics: { skipped: 'no ../shared speech' } };
+  const minutes = arg('--capacity-minutes');
+  const seconds = minutes ? Number(minutes) * 60 : Number(arg('--capacity-seconds') ?? (ctx.quick ? 15 : 30));
+  const levels = (arg('--capacity-levels') ?? '1,2,4,6,8').split(',').map(Number);
+  const ab = arg('--capacity-ab');
+  const configs: Record<string, object | null> = ab ? (JSON.parse(ab) as Record<string, object>) : { default: null };
+  const stagger = Number(arg('--capacity-stagger') ?? 1.3);
+
+  const servers = new Map<string, TestServer>();
+  try {
+    for (const [name, c] of Object.entries(configs)) {
+      // `codeRoot`: run this configuration's server from another checkout (e.g. the commit before
+      // a change, extracted with `git archive` and its node_modules linked), in this same process.
+      const { codeRoot, ...cfg } = (c ?? {}) as { codeRoot?: string };
+      const start = codeRoot
+        ? ((await import(path.resolve(codeRoot, 'test/helpers/server.ts'))) as { startTestServer: typeof startTestServer }).startTestServer
+        : startTestServer;
+      servers.set(name, await start({ COCHLEA_MAX_SESSIONS: '64', ...(Object.keys(cfg).length ? { COCHLEA_POCKETSPHINX_CONFIG: JSON.stringify(cfg) } : {}) }));
+    }
+    const first = servers.values().next().value!;
+    // Batch throughput of the engine in this run, and speech onsets/ends for the clips.
+    const raw = readClips(ctx).slice(0, Number(arg('--capacity-clips') ?? 10));
+    const clips: Clip[] = [];
+    let audio = 0;
+    let wall = 0;
+    const cpu0 = process.cpuUsage();
+    for (const c of raw) {
+      const pcm = f32(c.pcm);
+      const t = performance.now();
+      const r = await first.server.engine.recognize(pcm);
+      wall += (performance.now() - t) / 1000;
+      audio += pcm.length / 16000;
+      if (!r.words.length) continue;
+      clips.push({ id: c.id, pcm: c.pcm, duration: c.pcm.length / BPS, speechStart: r.words[0].start, speechEnd: r.words[r.words.length - 1].end });
+    }
+    const cpu = process.cpuUsage(cpu0);
+    const batchRtfx = audio / wall;
+    const batchCpuRtfx = audio / ((cpu.user + cpu.system) / 1e6);
+    ctx.log(`capacity: batch ${audio.toFixed(0)} s of audio at ${batchRtfx.toFixed(2)}× real time (wall), ${batchCpuRtfx.toFixed(2)}× per CPU second`);
+
+    const results: LevelResult[] = [];
+    for (const n of levels) {
+      for (const [name, s] of servers) {
+        ctx.log(`capacity: ${name}, ${n} streams × ${seconds} s`);
+        const r = await level(s, name, n, clips, seconds, stagger);
+        results.push(r);
+        ctx.log(
+          `capacity: ${name} n=${n} lag p50 ${r1(median(r.lags) * 1000)} p95 ${r1(percentile(r.lags, 95) * 1000)} max ${r1(Math.max(...r.lags) * 1000)} ms; ` +
+            `first partial ${r1(median(r.firstPartials) * 1000)} ms; finalize p95 ${r1(percentile(r.finalizeRtts, 95))} ms; close→last max ${r1(Math.max(...r.closeToLast))} ms; CPU ${r3(r.cpuPerAudioSecond)} s per audio s`,
+        );
+      }
+    }
+    const rss: Record<string, number> = {};
+    for (const [name, s] of servers) rss[name] = await rssPerSession(s, clips[0], 16);
+
+    const cores = 2;
+    const metrics: Record<string, number | string> = {
+      stream_seconds: seconds,
+      batch_rtfx_wall: r3(batchRtfx),
+      batch_rtfx_cpu: r3(batchCpuRtfx),
+    };
+    for (const name of servers.keys()) {
+      const mine = results.filter((r) => r.config === name);
+      const ok = mine.filter((r) => percentile(r.lags, 95) <= 1.0 && !(r.drift > 0.5));
+      const cap = ok.length ? Math.max(...ok.map((r) => r.n)) : 0;
+      const cpuPerStream = median(mine.map((r) => r.cpuPerAudioSecond));
+      metrics[`${name}_streams_lag_p95_le_1s`] = cap;
+      metrics[`${name}_capacity_fraction_of_engine`] = r3(cap / (cores * batchRtfx));
+      metrics[`${name}_cpu_s_per_stream_audio_s_median`] = r3(cpuPerStream);
+      metrics[`${name}_streams_per_core_by_cpu`] = r1(1 / cpuPerStream);
+      metrics[`${name}_rss_mb_per_session_16_open`] = r1(rss[name] / 2 ** 20);
+    }
+    return {
+      name: 'capacity',
+      metrics,
+      tables: [
+        {
+          title: `Capacity sweep: paced streams (${seconds} s each, started ${stagger} s apart)`,
+          columns: ['config', 'streams', 'lag p50 ms', 'lag p95 ms', 'lag max ms', 'worst stream p95 ms', 'drift ms', 'first partial ms (median)', 'finalize→final p50 ms', 'finalize→final p95 ms', 'close→is_last max ms', 'CPU s per audio s'],
+          rows: results.map((r) => [
+            r.config,
+            r.n,
+            r1(median(r.lags) * 1000),
+            r1(percentile(r.lags, 95) * 1000),
+            r1(Math.max(...r.lags) * 1000),
+            r1(r.worstStreamP95 * 1000),
+            r1(r.drift * 1000),
+            r1(median(r.firstPartials) * 1000),
+            r1(percentile(r.finalizeRtts, 50)),
+            r1(percentile(r.finalizeRtts, 95)),
+            r1(Math.max(...r.closeToLast)),
+            r3(r.cpuPerAudioSecond),
+          ]),
+        },
+      ],
+      notes: [
+        'Lag (issue 16): audio sent so far − end of the newest word, sampled when a partial adds a word later than any before. Drift: the worst stream’s median lag over its last third minus its first third.',
+        'CPU per audio second is the whole process (server, engine workers and this client) over the level, divided by the audio streamed; it is far less affected by other load on the machine than the latencies.',
+        'Capacity = the largest level with pooled lag p95 ≤ 1 s and drift ≤ 0.5 s; as a fraction of the engine = streams ÷ (2 cores × batch wall RTFx).',
+        'RSS per session: growth with 16 sessions open that each received 3 s of audio (idle pooled decoders of the workers are reused first, so this is a lower bound).',
+      ],
+    };
+  } finally {
+    for (const s of servers.values()) await s.close();
+  }
+}
