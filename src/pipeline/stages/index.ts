@@ -10,13 +10,18 @@
  */
 import { Pipeline, type RegisteredStage } from '../pipeline.ts';
 import { utteranceStage, type UtteranceOptions } from './utterances.ts';
+import { redactionStage } from './redaction.ts';
 
 export interface StagesConfig {
   utterances: UtteranceOptions;
 }
 
 export function defaultStages(cfg: StagesConfig): RegisteredStage[] {
-  return [utteranceStage(cfg.utterances)];
+  return [
+    // diarization, punctuation, itn go here, in that order
+    redactionStage(),
+    utteranceStage(cfg.utterances),
+  ];
 }
 
 export function createPipeline(cfg: StagesConfig): Pipeline {
