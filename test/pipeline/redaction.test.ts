@@ -48,8 +48,10 @@ test('labelled set, stage level: precision and recall per type; every complete c
     assert.ok(precision(c) >= 0.95, `dev ${type} precision ${precision(c)}`);
     assert.ok(recall(c) >= 0.95, `dev ${type} recall ${recall(c)}`);
   }
-  // Holdout (written after the rules, never tuned on; 59 entities): overall bound only, per-type
-  // counts are too small (3..12) for a per-type bound. At release: P 0.966, R 0.966.
+  // Holdout (76 sentences written after the rules; 59 entities): overall bound only, per-type
+  // counts are too small (3..12) for a per-type bound. Its first run scored P 0.946 R 0.898; general
+  // fixes followed (no name across a sentence end, "eight hundred five five five" as digits, suffix
+  // runs, "NW"), now P 0.983 R 0.983, so it is no longer blind: 0.9 is the bound of the first look.
   const all = Object.values(hold).reduce((a, c) => ({ tp: a.tp + c.tp, fp: a.fp + c.fp, fn: a.fn + c.fn }), { tp: 0, fp: 0, fn: 0 });
   assert.ok(precision(all) >= 0.9 && recall(all) >= 0.9, `holdout P ${precision(all)} R ${recall(all)}`);
 });
@@ -177,4 +179,17 @@ test('overhead per real-time final: median CPU time well under 5 ms', () => {
   const p50 = cpu[cpu.length >> 1];
   // CPU time, not wall time: the test machine is shared. bench/redaction-eval.ts reports p95.
   assert.ok(p50 < 5, `median ${p50.toFixed(2)} ms`);
+});
+
+test('an ITN token holding several groups is one placeholder; uncued card-length runs are cards', () => {
+  const w: Word[] = [
+    { word: 'card:', start: 0, end: 0.4, confidence: 0.9 },
+    { word: '4111 1111 1111 1111', start: 0.5, end: 4, confidence: 0.8, spoken: 'four one one one one one one one one one one one one one one one' },
+    { word: 'thanks', start: 4.2, end: 4.5, confidence: 0.9 },
+  ];
+  const r = redactWords(w, { ...both, state: newRedactionState(), commit: true });
+  assert.deepEqual(r.words.map((x) => [x.word, x.start, x.end]), [['card:', 0, 0.4], ['[CREDITCARDNUMBER_1]', 0.5, 4], ['thanks', 4.2, 4.5]]);
+  assert.equal(r.words[1].spoken, '[CREDITCARDNUMBER_1]', 'the raw digits are not carried in spoken');
+  // A recognizer that garbled the cue: 16 digits still come out as a card, 10 valid digits as a phone.
+  assert.equal(out(redact('my current used for one one one one one one one one one one one one one one one one')), 'my current used for [CREDITCARDNUMBER_1]');
 });
