@@ -193,3 +193,36 @@ test('an ITN token holding several groups is one placeholder; uncued card-length
   // A recognizer that garbled the cue: 16 digits still come out as a card, 10 valid digits as a phone.
   assert.equal(out(redact('my current used for one one one one one one one one one one one one one one one one')), 'my current used for [CREDITCARDNUMBER_1]');
 });
+
+test('real-time session: every partial and final of a streamed call is scanned for leaks', async () => {
+  const { TranscriptionService } = await import('../../src/pipeline/service.ts');
+  const engine = { info: { name: 'scripted', languages: ['en'], streaming: true, wordTimestamps: true, wordConfidence: false } } as unknown as ConstructorParameters<typeof TranscriptionService>[0];
+  const service = new TranscriptionService(engine, createPipeline({ utterances: { gapSeconds: 0.8, maxSeconds: 30 } }), new InlineAnalysis());
+  const session = service.session({ ...DEFAULT_OPTIONS, redactPii: true, redactPci: true, utterances: true });
+  // Finals as an endpointer would cut them; the cue of the card is in the final before its digits.
+  const finals = [
+    'hi my name is sarah connor',
+    'my card number is',
+    'five four two five two three three four three zero one zero nine nine zero three',
+    'the security code is seven three one and my phone is six one seven five five five zero one four two',
+    'thanks sarah',
+  ];
+  const secret = /sarah|connor|\b(five|four|two|three|zero|one|nine|seven|six)\b/;
+  const events: string[] = [];
+  let t = 0;
+  for (const f of finals) {
+    const all = f.split(' ');
+    const ws = all.map((word, i) => ({ word, start: t + i * 0.3, end: t + i * 0.3 + 0.25, confidence: 0.9 }));
+    for (let n = 1; n <= ws.length; n++) {
+      const p = await session.partial({ text: '', words: ws.slice(0, n), start: t, end: ws[n - 1].end }, 'en');
+      events.push(p.text, ...p.words.map((w) => w.word), ...p.utterances.map((u) => u.text));
+    }
+    const fin = await session.final({ text: '', words: ws, start: t, end: ws[ws.length - 1].end }, 'en');
+    events.push(fin.text, ...fin.words.map((w) => w.word), ...fin.utterances.map((u) => u.text));
+    t = ws[ws.length - 1].end + 1;
+  }
+  const leaks = events.filter((e) => secret.test(e));
+  assert.deepEqual(leaks, [], 'no event carries a name or a digit of the card, CVV or phone');
+  const last = await session.final({ text: '', words: words('bye sarah connor'), start: t, end: t + 3 }, 'en');
+  assert.equal(last.text, 'bye [FIRSTNAME_1] [LASTNAME_1]', 'the same person keeps number 1 across the session');
+});
