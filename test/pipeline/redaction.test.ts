@@ -93,6 +93,7 @@ test('written (ITN) and spoken forms of each type', () => {
     ['it expires oh five twenty seven', 'it expires [CREDITCARDEXPIRY_1]'],
     ['my zip code is six two seven oh four', 'my zip code is [ZIPCODE_1]'],
     ['my account number is 000123456789', 'my account number is [ACCOUNTNUMBER_1]'],
+    ['my pin is one two three four', 'my pin is [ACCOUNTNUMBER_1]'],
     // A partial sequence of 12+ digits in a card context (not Luhn-valid) is redacted too.
     ['my card number is four one one one two two two two three three three three', 'my card number is [CREDITCARDNUMBER_1]'],
   ];

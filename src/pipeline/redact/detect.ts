@@ -110,7 +110,7 @@ const CUES1: Record<string, Ctx> = {
   cvv: 'CVV', cvc: 'CVV', cvv2: 'CVV', cvc2: 'CVV', csc: 'CVV', cid: 'CVV', code: 'CVV',
   expires: 'EXPIRY', expire: 'EXPIRY', expiry: 'EXPIRY', expiration: 'EXPIRY', expiring: 'EXPIRY', expired: 'EXPIRY', exp: 'EXPIRY',
   zip: 'ZIP', zipcode: 'ZIP', postcode: 'ZIP', postal: 'ZIP',
-  account: 'ACCOUNT', acct: 'ACCOUNT', routing: 'ACCOUNT', iban: 'ACCOUNT', bank: 'ACCOUNT', checking: 'ACCOUNT', savings: 'ACCOUNT', ssn: 'ACCOUNT', member: 'ACCOUNT', policy: 'ACCOUNT',
+  account: 'ACCOUNT', acct: 'ACCOUNT', pin: 'ACCOUNT', passcode: 'ACCOUNT', routing: 'ACCOUNT', iban: 'ACCOUNT', bank: 'ACCOUNT', checking: 'ACCOUNT', savings: 'ACCOUNT', ssn: 'ACCOUNT', member: 'ACCOUNT', policy: 'ACCOUNT',
   phone: 'PHONE', telephone: 'PHONE', cell: 'PHONE', mobile: 'PHONE', fax: 'PHONE', landline: 'PHONE', callback: 'PHONE', call: 'PHONE', dial: 'PHONE', extension: 'PHONE',
   address: 'ADDRESS',
 };
