@@ -27,6 +27,7 @@ import { createPipeline, DEFAULT_OPTIONS, InlineAnalysis, StageState, type Word 
 import { newRedactionState, redactWords } from '../src/pipeline/stages/redaction.ts';
 import { precision, recall, scoreCounts, table, type LabelledRow, type Scores } from '../src/pipeline/redact/eval.ts';
 import { runDigits } from '../src/pipeline/redact/numbers.ts';
+import { corpusWer } from '../src/util/wer.ts';
 import { median, percentile, REPO_ROOT, type BenchContext, type BenchSection } from './lib.ts';
 
 const SET = path.join(REPO_ROOT, 'test/pipeline/data/redaction-set.jsonl');
@@ -84,11 +85,13 @@ export async function run(ctx: BenchContext, opts: { limit?: number } = {}): Pro
   let recognitionMs = 0;
   let redactionMs = 0;
   const examples: string[] = [];
+  const werPairs: { reference: string; hypothesis: string }[] = [];
   try {
     for (const [i, row] of rows.entries()) {
       const pcm = synth(row.text, dir);
       const rec = await engine.recognize(pcm, { language: 'en' });
       audioSeconds += rec.duration;
+      werPairs.push({ reference: row.text, hypothesis: rec.text });
       recognitionMs += rec.decodeSeconds * 1000;
       const t = await pipeline.run(
         { words: rec.words, text: rec.text, language: 'en', duration: rec.duration, start: 0, end: rec.duration },
@@ -119,6 +122,7 @@ export async function run(ctx: BenchContext, opts: { limit?: number } = {}): Pro
     name: 'redaction',
     metrics: {
       sentences: rows.length,
+      recognizer_wer: Math.round(corpusWer(werPairs) * 1000) / 1000,
       audio_seconds: Math.round(audioSeconds * 10) / 10,
       precision_all: Math.round(precision(all) * 1000) / 1000,
       recall_all: Math.round(recall(all) * 1000) / 1000,

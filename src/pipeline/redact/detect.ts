@@ -323,10 +323,10 @@ export function detect(tokens: Token[], opts: DetectOptions = {}): Span[] {
       add(r.start, r.end, 'PHONENUMBER', phone, 70);
       continue;
     }
-    // Any other long digit-by-digit string is an identifier of some kind. 15-16 digits with no
-    // cue: card-length, and a misrecognized cue ("my current used for ...") must not make a card
-    // number an account number; otherwise an account number.
-    if (n >= 9 && r.end - r.start >= 5) add(r.start, r.end, n === 15 || n === 16 ? 'CREDITCARDNUMBER' : 'ACCOUNTNUMBER', r.digits, 40);
+    // Any other digit string read digit by digit (6+ digits in 6+ words: not "nineteen ninety nine")
+    // is an identifier of some kind, or the part of a card number the recognizer kept while it
+    // garbled the cue. 15-16 digits: card-length, so a card; otherwise an account number.
+    if (n >= 6 && (r.end - r.start >= 6 || n >= 9)) add(r.start, r.end, n === 15 || n === 16 ? 'CREDITCARDNUMBER' : 'ACCOUNTNUMBER', r.digits, 40);
   }
 
   // --- Expiry dates: month name + year, written MM/YY, after an expiry cue.
