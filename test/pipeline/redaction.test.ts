@@ -227,3 +227,14 @@ test('real-time session: every partial and final of a streamed call is scanned f
   const last = await session.final({ text: '', words: words('bye sarah connor'), start: t, end: t + 3 }, 'en');
   assert.equal(last.text, 'bye [FIRSTNAME_1] [LASTNAME_1]', 'the same person keeps number 1 across the session');
 });
+
+test('two entities inside one word: the word is replaced once and nothing after it is left out', () => {
+  const w: Word[] = [
+    { word: 'john.smith@gmail.com 4111111111111111', start: 0, end: 3, confidence: 0.9 },
+    { word: 'and', start: 3.1, end: 3.3, confidence: 0.9 },
+    { word: 'five', start: 3.4, end: 3.6, confidence: 0.9 },
+  ];
+  const r = redactWords(w, { ...both, state: newRedactionState(), commit: true });
+  assert.equal(out(r), '[EMAIL_1] and five');
+  assert.ok(!r.words.some((x) => /4111|john/.test(x.word)));
+});

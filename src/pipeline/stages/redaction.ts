@@ -85,9 +85,10 @@ export function redactWords(
   const seen = new Set<string>();
   let wi = 0;
   for (const s of spans) {
-    const w0 = pieces[s.start].w;
     const w1 = pieces[s.end - 1].w;
-    if (w0 < wi) continue; // shares a word with the previous span: already redacted with it
+    if (w1 < wi) continue; // inside a word the previous span already replaced
+    // A span that shares its first word with the previous span starts after it (never leaves a word out).
+    const w0 = Math.max(pieces[s.start].w, wi);
     for (; wi < w0; wi++) out.push(words[wi]);
     const ph = placeholder(s);
     const first = words[w0];
