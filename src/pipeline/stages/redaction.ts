@@ -13,7 +13,7 @@
  * partial's trailing digit run, or a trailing spoken email in progress, is held back until the next
  * hypothesis or the final decides what it is: "my card is four one one one" shows as "my card is".
  */
-import type { RedactedEntity, Stage, StageContext, Transcript, Utterance, Word } from '../types.ts';
+import type { RedactedEntity, StageContext, Transcript, Utterance, Word } from '../types.ts';
 import type { RegisteredStage } from '../pipeline.ts';
 import { joinWords } from '../pipeline.ts';
 import { detect, isNumeric, PCI_TYPES, PII_TYPES, tokenize, type EntityType, type Span, type Token } from '../redact/detect.ts';
@@ -200,4 +200,3 @@ export function redactionStage(): RegisteredStage {
 }
 
 export type { EntityType };
-export type { Stage };
