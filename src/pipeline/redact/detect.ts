@@ -292,8 +292,12 @@ export function detect(tokens: Token[], opts: DetectOptions = {}): Span[] {
       add(r.start, r.end, 'CREDITCARDNUMBER', r.digits, 90);
       continue;
     }
-    const lastDigits = r.start >= 2 && ((ws[r.start - 2] === 'ends' || ws[r.start - 2] === 'ending') && ws[r.start - 1] === 'in' || ws[r.start - 2] === 'last' && ws[r.start - 1] === 'four');
-    if (cue === 'CARD' && (n >= 12 || (opts.realtime && isEnd && n >= 4 && !lastDigits))) {
+    const endWord = (w: string | undefined) => w === 'ends' || w === 'ending' || w === 'last';
+    const lastDigits = endWord(ws[r.start - 1]) || (endWord(ws[r.start - 2]) && ['in', 'with', 'four', 'digits'].includes(ws[r.start - 1]));
+    // In a card context: 12+ digits (the rule), and also any 4+ digit fragment: what a
+    // recognizer keeps of a card number it partly misheard, or the start of one split across
+    // real-time finals. Not "ends in 4432" / "last four 4432" (PCI DSS allows the last four).
+    if (cue === 'CARD' && (n >= 12 || (n >= 4 && !lastDigits))) {
       add(r.start, r.end, 'CREDITCARDNUMBER', r.digits, 90);
       continue;
     }
