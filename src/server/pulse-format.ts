@@ -26,7 +26,8 @@ import type {
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 export function formatWord(w: Word): PulseWord {
-  const o: PulseWord = { word: w.word, start: round3(w.start), end: round3(w.end), confidence: w.confidence };
+  // Pulse shows redaction placeholders lowercase in words[] (uppercase in the transcript).
+  const o: PulseWord = { word: w.entity ? w.word.toLowerCase() : w.word, start: round3(w.start), end: round3(w.end), confidence: w.confidence };
   if (w.speaker !== undefined) o.speaker = w.speaker;
   if (w.speakerConfidence !== undefined) o.speaker_confidence = w.speakerConfidence;
   return o;

@@ -15,6 +15,7 @@ import { genderStage } from './gender.ts';
 import { emotionStage, type EmotionStageOptions } from './emotion.ts';
 import { punctuationStage, type PunctuationStageOptions } from './punctuation.ts';
 import { itnStage } from './itn.ts';
+import { redactionStage } from './redaction.ts';
 
 export interface StagesConfig {
   utterances: UtteranceOptions;
@@ -31,7 +32,7 @@ export function defaultStages(cfg: StagesConfig): RegisteredStage[] {
     diarizationStage(cfg.diarization), // 1.
     punctuationStage(cfg.punctuation), // 2.
     itnStage(), // 3.
-    // 4. redaction
+    redactionStage(), // 4.
     utteranceStage(cfg.utterances), // 5.
     genderStage(), // 6.
     emotionStage(cfg.emotion),
