@@ -94,7 +94,8 @@ test('output casing: single words anywhere, phrases only in sequence', () => {
 });
 
 test('per-session state: boosts restored exactly, added words disabled, decoder reused', { skip: skipWithoutPocketsphinx() || skipEspeak }, async () => {
-  const backend = new PocketsphinxBackend({ warmDecoders: 1, maxIdleDecoders: 1 });
+  // One decoder with its own LM (shareLm off): the test follows keyword state across its reuses.
+  const backend = new PocketsphinxBackend({ warmDecoders: 1, maxIdleDecoders: 1, shareLm: false });
   await backend.init();
   try {
     const dec = backend.acquire();
@@ -157,7 +158,8 @@ test('a name the dictionary lacks: missed without keywords, recognized and cased
   // this espeak-ng clip the boosted decode yields "Wielgosz" (the plain one "we all those"), so
   // the test asserts exactly that difference, for one word of the name, not a rate.
   const pcm = synth('please call Bartosz Wielgosz tomorrow morning');
-  const backend = new PocketsphinxBackend({ warmDecoders: 1, maxIdleDecoders: 1 });
+  // One decoder with its own LM (shareLm off): the test follows keyword state across its reuses.
+  const backend = new PocketsphinxBackend({ warmDecoders: 1, maxIdleDecoders: 1, shareLm: false });
   await backend.init();
   try {
     const plain = await backend.recognize(pcm, {});
