@@ -96,6 +96,8 @@ export interface Config {
     workers: number;
     /** Silero VAD ONNX file, if available. */
     vadModel?: string;
+    /** Idle Silero VADs kept per worker (COCHLEA_MAX_IDLE_VADS). */
+    maxIdleVads: number;
     backendConfig?: unknown;
   };
   pipeline: {
@@ -226,6 +228,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       kind,
       workers: num(env, 'COCHLEA_WORKERS', os.availableParallelism()),
       vadModel: env.COCHLEA_VAD_MODEL || undefined,
+      maxIdleVads: num(env, 'COCHLEA_MAX_IDLE_VADS', 8),
       backendConfig: backendConfigFromEnv(kind, env),
     },
     pipeline: {

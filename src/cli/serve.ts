@@ -50,6 +50,7 @@ export async function startServer(config: Config = loadConfig(), opts: { announc
     kind: config.engine.kind,
     workers: config.engine.workers,
     vadModel: config.engine.vadModel,
+    vad: { maxIdle: config.engine.maxIdleVads },
     backendConfig: config.engine.backendConfig,
     pool: { maxQueue: config.limits.maxQueuedJobs, jobDeadline: { factor: config.limits.jobDeadlineFactor, floorSeconds: config.limits.jobDeadlineFloorSeconds } }, // harden(item 9)
   });

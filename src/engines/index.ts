@@ -33,6 +33,7 @@ export const VAD_DEFAULTS: Omit<VadSettings, 'model'> = {
   threshold: 0.5,
   minSpeechSeconds: 0.25,
   minSilenceSeconds: 0.25,
+  maxIdle: 8,
 };
 
 export function createEngine(cfg: EngineConfig): WorkerEngine {

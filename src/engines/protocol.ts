@@ -21,6 +21,8 @@ export interface VadSettings {
   threshold: number;
   minSpeechSeconds: number;
   minSilenceSeconds: number;
+  /** Idle VAD instances kept per worker for reuse (each ~9 MB); beyond it released ones are freed. */
+  maxIdle: number;
 }
 
 export interface WorkerInit {

@@ -84,12 +84,8 @@ const idleVads: SherpaVad[] = [];
  * Idle Silero VADs kept per worker (issue 15 item 11). Each holds an onnxruntime session
  * (~9 MB); 64 per worker kept up to ~1.2 GB for 2 workers after a burst of sessions. Beyond this
  * bound a released VAD is dropped and a GC is requested so sherpa-onnx-node frees it.
- * Override with COCHLEA_MAX_IDLE_VADS (per worker).
+ * Set with COCHLEA_MAX_IDLE_VADS (config.ts → VadSettings.maxIdle, per worker).
  */
-const MAX_IDLE_VADS = (() => {
-  const v = Number(process.env.COCHLEA_MAX_IDLE_VADS);
-  return Number.isInteger(v) && v >= 0 ? v : 8;
-})();
 
 /**
  * Give freed native memory back to the OS. pocketsphinx decoders, Silero sessions and audio
@@ -148,7 +144,7 @@ function acquireVad(v: VadSettings): SherpaVad {
 }
 
 function releaseVad(vad: SherpaVad): void {
-  if (idleVads.length >= MAX_IDLE_VADS) {
+  if (idleVads.length >= (init.vad?.maxIdle ?? 8)) {
     droppedSinceTrim = true;
     return;
   }
