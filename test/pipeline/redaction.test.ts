@@ -136,7 +136,8 @@ test('real time: a cue in one final applies to digits in the next; a card split 
 const ctx = (over: Partial<StageContext> = {}): StageContext => ({
   mode: 'batch',
   partial: false,
-  options: { ...DEFAULT_OPTIONS, redactPii: true, redactPci: true },
+  // Spoken form (no punctuation or casing stage): the assertions are about redaction.
+  options: { ...DEFAULT_OPTIONS, punctuate: false, capitalize: false, redactPii: true, redactPci: true },
   state: new StageState(),
   analysis: new InlineAnalysis(),
   engine: { name: 'scripted', languages: ['en'], streaming: true, wordTimestamps: true, wordConfidence: false },
@@ -199,7 +200,7 @@ test('real-time session: every partial and final of a streamed call is scanned f
   const { TranscriptionService } = await import('../../src/pipeline/service.ts');
   const engine = { info: { name: 'scripted', languages: ['en'], streaming: true, wordTimestamps: true, wordConfidence: false } } as unknown as ConstructorParameters<typeof TranscriptionService>[0];
   const service = new TranscriptionService(engine, createPipeline({ utterances: { gapSeconds: 0.8, maxSeconds: 30 } }), new InlineAnalysis());
-  const session = service.session({ ...DEFAULT_OPTIONS, redactPii: true, redactPci: true, utterances: true });
+  const session = service.session({ ...DEFAULT_OPTIONS, punctuate: false, capitalize: false, redactPii: true, redactPci: true, utterances: true });
   // Finals as an endpointer would cut them; the cue of the card is in the final before its digits.
   const finals = [
     'hi my name is sarah connor',

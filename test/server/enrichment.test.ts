@@ -14,7 +14,8 @@ import { openLive, type LiveEvent } from '../helpers/ws.ts';
 import { burstsPcm, s16Bytes } from './bursts.ts';
 import { makeWav } from '../helpers/wav.ts';
 
-const SCRIPT = ['my', 'name', 'is', 'john', 'smith', 'and', 'my', 'number', 'is', 'five', 'five', 'five', 'one', 'two', 'three', 'four'];
+// A name (PII) and an account number (PCI), so each redaction flag has something to act on.
+const SCRIPT = ['my', 'name', 'is', 'john', 'smith', 'and', 'my', 'account', 'is', 'five', 'five', 'five', 'one', 'two', 'three', 'four'];
 // Two halves separated by a 1 s pause (a turn boundary for the utterance and diarization stages).
 const BURSTS: [number, number][] = SCRIPT.map((_, i) => [0.2 + i * 0.45 + (i >= 8 ? 1 : 0), 0.45 + i * 0.45 + (i >= 8 ? 1 : 0)]);
 const SECONDS = 0.2 + SCRIPT.length * 0.45 + 1.6;
