@@ -56,6 +56,9 @@ export const CLOSE = { normal: 1000, goingAway: 1001, invalidData: 1007, policy:
 /** During a shutdown drain, a session whose client sent no audio for this long is ended (ms). */
 export const DRAIN_QUIET_MS = 1000;
 
+/** Time a client gets to answer the server's close frame before its connection is dropped (ms). */
+export const CLOSE_HANDSHAKE_MS = 1000;
+
 /** Kinds of invalid client message; each kind is answered with one error event per session. */
 type BadKind = 'text' | 'frame_size' | 'decode' | 'after_end';
 
@@ -266,10 +269,6 @@ export class LiveSession {
     const bound = this.config.limits.wsMaxBufferedBytes;
     this.log.warn({ session: this.id, bufferedBytes: this.socket.bufferedAmount, bound }, 'client does not read its replies; session closed');
     this.abort(CLOSE.policy, `client not reading: over ${bound} bytes of replies unread`);
-    // The close frame queues behind the unread replies, so a client that does not read never
-    // takes it: drop the connection if the close handshake has not completed shortly.
-    this.terminateTimer = setTimeout(() => this.socket.terminate(), 1000);
-    this.terminateTimer.unref();
   }
 
   /**
@@ -565,6 +564,10 @@ export class LiveSession {
     this.registry.sessions.delete(this);
     if (!this.ended) this.stream.abort();
     if (this.socket.readyState === this.socket.OPEN || this.socket.readyState === this.socket.CONNECTING) this.closeSocket(code, reason);
+    // A peer that does not read never takes the close frame (it queues behind the unread data), and
+    // ws would wait 30 s for the handshake: drop the connection if it has not completed in a second.
+    this.terminateTimer = setTimeout(() => this.socket.terminate(), CLOSE_HANDSHAKE_MS);
+    this.terminateTimer.unref();
   }
 
   /** The client went away: stop decoding and free everything. */
