@@ -68,6 +68,7 @@ describe('shutdown drain with live sessions', () => {
       const closed = await c.closed;
       const exit = await srv.exit;
       const exitMs = Date.now() - termAt;
+      console.log(`# SIGTERM to exit: ${exitMs} ms (code ${exit.code}); refused upgrade closed after ${refused.closedAfterMs} ms`);
 
       const errors = c.events.filter((e) => e.type === 'error');
       assert.deepEqual(errors, [], 'no audio refused during the drain');
