@@ -56,7 +56,7 @@ export const CLOSE = { normal: 1000, goingAway: 1001, invalidData: 1007, policy:
 /** During a shutdown drain, a session whose client sent no audio for this long is ended (ms). */
 export const DRAIN_QUIET_MS = 1000;
 
-/** Time a client gets to answer the server's close frame before its connection is dropped (ms). */
+/** Time a client gets to answer the server's close frame (or to take some of its unread data) before its connection is dropped (ms). */
 export const CLOSE_HANDSHAKE_MS = 1000;
 
 /** Kinds of invalid client message; each kind is answered with one error event per session. */
@@ -174,6 +174,8 @@ export class LiveSession {
   private paused = false;
   /** Last audio (a frame that decoded to samples) or keepalive: what the idle timeout measures. */
   private lastAudioAt = Date.now();
+  /** Last frame that decoded to samples (keepalives aside): what a drain waits on. */
+  private lastSamplesAt = Date.now();
   /** Invalid client messages so far, and the kinds already answered with an error event. */
   private badMessages = 0;
   private readonly answered = new Set<BadKind>();
@@ -435,7 +437,7 @@ export class LiveSession {
   /** PCM to the engine and to the pipeline session (audio stages analyse the same samples). */
   private feed(pcm: Float32Array): void {
     if (!pcm.length) return;
-    this.lastAudioAt = Date.now();
+    this.lastAudioAt = this.lastSamplesAt = Date.now();
     this.transcripts.pushAudio(pcm);
     this.stream.pushAudio(pcm);
   }
@@ -514,7 +516,7 @@ export class LiveSession {
     }
     if (this.endRequested) return;
     const now = Date.now();
-    if (this.drainDeadline !== null && (now - this.lastAudioAt >= DRAIN_QUIET_MS || now >= this.drainDeadline)) {
+    if (this.drainDeadline !== null && (now - this.lastSamplesAt >= DRAIN_QUIET_MS || now >= this.drainDeadline)) {
       this.enqueue({ kind: 'end', code: CLOSE.goingAway, reason: 'server shutting down' });
     } else if (now - this.lastAudioAt > this.config.limits.sessionIdleMs) {
       this.sendError(`No audio received for ${Math.round(this.config.limits.sessionIdleMs / 1000)} s; closing the session`);
@@ -564,9 +566,22 @@ export class LiveSession {
     this.registry.sessions.delete(this);
     if (!this.ended) this.stream.abort();
     if (this.socket.readyState === this.socket.OPEN || this.socket.readyState === this.socket.CONNECTING) this.closeSocket(code, reason);
-    // A peer that does not read never takes the close frame (it queues behind the unread data), and
-    // ws would wait 30 s for the handshake: drop the connection if it has not completed in a second.
-    this.terminateTimer = setTimeout(() => this.socket.terminate(), CLOSE_HANDSHAKE_MS);
+    this.dropIfStalled(this.socket.bufferedAmount);
+  }
+
+  /**
+   * A peer that does not read never takes the close frame (it queues behind the unread data), and
+   * ws would wait 30 s for the handshake. Every `CLOSE_HANDSHAKE_MS` until the socket closes: if the
+   * peer took nothing of what is still queued in this process, or everything is handed to the
+   * kernel but the peer did not answer the close, drop the connection. A slow reader that makes
+   * progress keeps its connection (and ws's own 30 s close timeout) and loses nothing.
+   */
+  private dropIfStalled(before: number): void {
+    this.terminateTimer = setTimeout(() => {
+      const queued = this.socket.bufferedAmount;
+      if (queued === 0 || queued >= before) this.socket.terminate();
+      else this.dropIfStalled(queued);
+    }, CLOSE_HANDSHAKE_MS);
     this.terminateTimer.unref();
   }
 
