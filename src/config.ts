@@ -60,6 +60,17 @@ export interface Limits {
    * before it starts closing, ms: lets a load balancer take it out of rotation first.
    */
   shutdownDelayMs: number;
+  /**
+   * Bytes a real-time socket may have queued for sending (replies its client has not read) before
+   * the session is closed 1008: a client that does not read cannot make the server buffer forever.
+   */
+  wsMaxBufferedBytes: number;
+  /**
+   * Invalid client messages (non-JSON text, undecodable or oversized audio frames) a real-time
+   * session tolerates after the first, which alone is answered with an error event; one more
+   * closes the session 1008.
+   */
+  wsErrorBudget: number;
 }
 
 /** `/metrics` exposure: on the API port with a key (default), without one, or not at all. */
@@ -258,6 +269,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       jobDeadlineFactor: num(env, 'COCHLEA_JOB_DEADLINE_FACTOR', DEFAULT_JOB_DEADLINE.factor),
       jobDeadlineFloorSeconds: num(env, 'COCHLEA_JOB_DEADLINE_FLOOR_SECONDS', DEFAULT_JOB_DEADLINE.floorSeconds),
       shutdownDelayMs: num(env, 'COCHLEA_SHUTDOWN_DELAY_MS', 0),
+      wsMaxBufferedBytes: num(env, 'COCHLEA_WS_MAX_BUFFERED_BYTES', 1 * MB),
+      wsErrorBudget: num(env, 'COCHLEA_WS_ERROR_BUDGET', 10),
     },
     metrics: {
       mode: metricsMode,

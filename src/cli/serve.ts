@@ -128,7 +128,13 @@ export function installSignalHandlers(server: RunningServer): void {
     server.app.readiness?.startDrain();
     const delay = server.config.limits.shutdownDelayMs;
     server.app.log.info({ signal: sig, delayMs: delay }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 30_000 + delay);
+    // The drain itself is bounded by COCHLEA_SHUTDOWN_DRAIN_MS (sessions) and nothing is left to hold
+    // the close (refused upgrades are closed, silent WebSocket peers dropped); in-flight batch
+    // requests keep their former 30 s. Past that something is stuck: exit 1.
+    const force = setTimeout(() => {
+      server.app.log.error({ signal: sig }, 'shutdown did not complete in time; exiting');
+      process.exit(1);
+    }, delay + Math.max(30_000, server.config.limits.shutdownDrainMs + 5_000));
     force.unref();
     const wait = new Promise<void>((r) => setTimeout(r, delay));
     wait.then(() => server.close()).then(

@@ -10,7 +10,7 @@ import { ApiError, INTERNAL_ERROR_BODY, badRequest, errorBody, payloadTooLarge }
 import { KeyRing, checkAuth } from './auth.ts';
 import websocket from '@fastify/websocket';
 import { batchRoutes } from './batch.ts';
-import { SessionRegistry, realtimeRoutes } from './realtime.ts';
+import { SessionRegistry, realtimeRoutes, refuseUpgradesWhile } from './realtime.ts';
 import { UrlFetcher } from './url-fetch.ts';
 import { webPage } from './web-page.ts';
 import { guardConnections } from './connection-guard.ts';
@@ -105,9 +105,15 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     preClose: async () => {
       await registry.drain(config.limits.shutdownDrainMs);
       for (const client of app.websocketServer.clients) client.close(1001, 'server shutting down');
+      // A peer that does not answer the close frame (ws would wait 30 s for it) must not hold the
+      // exit: give the handshakes a second, then drop what is left.
+      for (let waited = 0; app.websocketServer.clients.size > 0 && waited < 1000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+      for (const client of app.websocketServer.clients) client.terminate();
     },
   });
   metrics.watchWebSockets(app.websocketServer);
+  // Once the drain has started, upgrades get a 503 and their socket is closed (never left open).
+  refuseUpgradesWhile(app.server, () => registry.draining, (url) => app.log.info({ url: url.split('?')[0] }, 'websocket upgrade refused: server shutting down'));
 
   const ring = config.auth.enabled ? new KeyRing(deps.keys ?? []) : undefined;
   if (ring && ring.size === 0) throw new Error('auth is enabled but no API key is configured');

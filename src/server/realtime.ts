@@ -14,9 +14,24 @@
  * A client close frame is answered only after pending audio is flushed and the last final
  * (is_last) is sent, within `limits.closeFlushMs`.
  *
+ * Idle: only audio resets the idle timer (`limits.sessionIdleMs`): a frame that decodes to at least
+ * one sample, or a keepalive (Pulse documents keepalive as the way to hold a quiet session open).
+ * Empty frames, partial frames and ignored control messages do not.
+ *
+ * Abuse: invalid messages (non-JSON text, frames over `maxFrameBytes`, audio the decoder refuses,
+ * audio after the end) are answered with one error event per kind; further ones are not answered,
+ * and once more than `wsErrorBudget` invalid messages followed the first the session is closed
+ * 1008. Replies a client does not read are bounded too: a socket with more than
+ * `wsMaxBufferedBytes` queued for sending is closed 1008 (and dropped if it does not take the close).
+ *
  * Flow control: when a session has more undecoded audio queued than `highWaterSeconds`, the
  * socket is paused so TCP back-pressure slows the sender (nothing is dropped); a session whose
  * queue still exceeds `maxBufferedSeconds` gets an error event and is closed.
+ *
+ * Shutdown (`SessionRegistry.drain`): new upgrades are refused (503, socket closed: see
+ * `refuseUpgradesWhile`); live sessions go on decoding what their clients send until their client
+ * goes quiet for `DRAIN_QUIET_MS`, their next final (a natural boundary), or the drain deadline minus
+ * the time reserved to flush; then they are flushed, get their last final (is_last) and close 1001.
  */
 import crypto from 'node:crypto';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
@@ -32,11 +47,21 @@ import { resolveLanguage, type ResolvedLanguage } from './languages.ts';
 import { formatErrorEvent, formatTranscriptionEvent, formatVadEvent, type EventContext } from './pulse-format.ts';
 import { reportDecodeError } from './metrics.ts';
 import { acquireSessionSlot } from '../jobs/limits.ts';
+import { errorBody } from './errors.ts';
 
 export const REALTIME_PATHS = ['/waves/v1/pulse/get_text', '/api/v1/pulse/get_text', '/waves/v1/stt/live'] as const;
 
 /** WebSocket close codes used here. */
 export const CLOSE = { normal: 1000, goingAway: 1001, invalidData: 1007, policy: 1008, internal: 1011 } as const;
+
+/** During a shutdown drain, a session whose client sent no audio for this long is ended (ms). */
+export const DRAIN_QUIET_MS = 1000;
+
+/** Time a client gets to answer the server's close frame (or to take some of its unread data) before its connection is dropped (ms). */
+export const CLOSE_HANDSHAKE_MS = 1000;
+
+/** Kinds of invalid client message; each kind is answered with one error event per session. */
+type BadKind = 'text' | 'frame_size' | 'decode' | 'after_end';
 
 interface Opts {
   config: Config;
@@ -119,7 +144,11 @@ export class SessionRegistry {
   readonly timings = new RealtimeTimings();
   draining = false;
 
-  /** Finalize every session (is_last), close them 1001, resolve when all are gone or on timeout. */
+  /**
+   * Shutdown: from now on no new session starts; every live session keeps decoding what its client
+   * sends until it ends (see `LiveSession.shutdown`), gets its last final (is_last) and is closed
+   * 1001. Resolves when all are gone, at the latest after `timeoutMs`.
+   */
   async drain(timeoutMs: number): Promise<void> {
     this.draining = true;
     const all = [...this.sessions].map((s) => s.shutdown(timeoutMs));
@@ -144,7 +173,16 @@ export class LiveSession {
   private ended = false; // close_stream/end received (or forced)
   private closed = false;
   private paused = false;
-  private lastActivityAt = Date.now();
+  /** Last audio (a frame that decoded to samples) or keepalive: what the idle timeout measures. */
+  private lastAudioAt = Date.now();
+  /** Last frame that decoded to samples (keepalives aside): what a drain waits on. */
+  private lastSamplesAt = Date.now();
+  /** Invalid client messages so far, and the kinds already answered with an error event. */
+  private badMessages = 0;
+  private readonly answered = new Set<BadKind>();
+  /** Server shutdown: the time after which the session is ended even if its client still streams. */
+  private drainDeadline: number | null = null;
+  private terminateTimer: NodeJS.Timeout | null = null;
   private readonly startedAt = Date.now();
   private readonly timer: NodeJS.Timeout;
   private lastLive: Promise<void>;
@@ -155,6 +193,8 @@ export class LiveSession {
   private clientClosing = false;
   /** An end (close_stream, close frame, idle, shutdown) is queued or done: later ones are no-ops. */
   private endRequested = false;
+  /** The end came from the client (close_stream/end or its close frame). */
+  private endRequestedByClient = false;
 
   constructor(
     private readonly socket: WebSocket,
@@ -169,7 +209,7 @@ export class LiveSession {
     this.language = resolved.engine === 'multi' ? (service.engine.info.languages.find((l) => l !== 'multi') ?? 'en') : resolved.engine;
     this.extraWarnings = resolved.warning ? [resolved.warning] : [];
     this.ctx = { sessionId: this.id, externalSessionId: request.externalSessionId, options };
-    this.decoder = createStreamDecoder(request.encoding, request.sampleRate);
+    this.decoder = createStreamDecoder(request.encoding, request.sampleRate, { maxPushSeconds: config.limits.maxFrameSeconds });
     this.transcripts = service.session(options);
     this.stream = service.engine.stream({
       language: resolved.engine,
@@ -201,6 +241,7 @@ export class LiveSession {
     sock.close = (code?: number, reason?: string | Buffer) => {
       if (sock._closeFrameReceived && !this.closed && !this.clientClosing) {
         this.clientClosing = true;
+        this.endRequestedByClient = true;
         const bound = setTimeout(() => this.finish(code ?? CLOSE.normal, 'closed before the last final was ready'), this.config.limits.closeFlushMs);
         bound.unref();
         this.lastLive.finally(() => clearTimeout(bound));
@@ -215,12 +256,51 @@ export class LiveSession {
 
   private closeSocket: (code?: number, reason?: string) => void = () => {};
 
+  /**
+   * Every reply goes through here. A client that does not read its replies would make them pile
+   * up in this process (ws queues whatever the kernel will not take): past `wsMaxBufferedBytes`
+   * the session is closed 1008 instead.
+   */
   private send(obj: object): void {
-    if (this.socket.readyState === this.socket.OPEN) this.socket.send(JSON.stringify(obj));
+    if (this.socket.readyState !== this.socket.OPEN) return;
+    if (this.socket.bufferedAmount > this.config.limits.wsMaxBufferedBytes) return this.notReading();
+    this.socket.send(JSON.stringify(obj));
+  }
+
+  private notReading(): void {
+    if (this.closed) return;
+    const bound = this.config.limits.wsMaxBufferedBytes;
+    this.log.warn({ session: this.id, bufferedBytes: this.socket.bufferedAmount, bound }, 'client does not read its replies; session closed');
+    this.abort(CLOSE.policy, `client not reading: over ${bound} bytes of replies unread`);
+  }
+
+  /**
+   * An invalid client message. The first of each kind gets an error event; later ones are counted
+   * but not answered (a client that sends junk and never reads would otherwise make the server
+   * buffer replies without limit), and past the budget the session is closed 1008.
+   */
+  private badMessage(kind: BadKind, message: string): void {
+    this.badMessages++;
+    if (!this.answered.has(kind)) {
+      this.answered.add(kind);
+      this.sendError(message);
+    }
+    const budget = this.config.limits.wsErrorBudget;
+    // A session that is already ending closes by itself with its own code once its last final is out.
+    if (this.badMessages > budget + 1 && !this.ended && !this.closed) {
+      this.log.warn({ session: this.id, invalidMessages: this.badMessages }, 'too many invalid messages; session closed');
+      this.abort(CLOSE.policy, `too many invalid messages (${this.badMessages})`);
+    }
   }
 
   private sendError(message: string): void {
     this.send(formatErrorEvent(message, this.id));
+  }
+
+  private decodeErrorMessage(err: unknown): string {
+    if (err instanceof AudioDecodeError && err.code === 'too_long') return `Audio frame not processed: ${err.message}`;
+    const msg = err instanceof AudioDecodeError ? err.message : 'audio could not be decoded';
+    return `Audio does not match encoding=${this.request.encoding} at sample_rate=${this.request.sampleRate}: ${msg}`;
   }
 
   /** An engine event → Pulse JSON, through the pipeline (stages in event order). */
@@ -262,6 +342,8 @@ export class LiveSession {
           this.registry.timings.add('egress', performance.now() - t0);
         }
         if (ev.type === 'final' && ev.isLast) break;
+        // Shutting down: a final is a natural boundary to end the session at (nothing is cut).
+        if (ev.type === 'final' && this.drainDeadline !== null) this.enqueue({ kind: 'end', code: CLOSE.goingAway, reason: 'server shutting down' });
       }
     } catch (err) {
       this.log.error({ err, session: this.id }, 'engine stream failed');
@@ -313,15 +395,16 @@ export class LiveSession {
       case 'close_stream':
       case 'end':
         if (this.endRequested) return;
+        this.endRequestedByClient = true;
         this.endRequested = true;
         return this.afterDecoderReady(() => this.end());
       case 'keepalive':
-        this.lastActivityAt = Date.now();
+        this.lastAudioAt = Date.now();
         this.send({ type: 'pong', session_id: this.id });
         return;
       default:
         if (msg === undefined) {
-          this.sendError('Text frames must be JSON control messages: {"type":"finalize"}, {"type":"close_stream"} or {"type":"keepalive"}; send audio as binary frames');
+          this.badMessage('text', 'Text frames must be JSON control messages: {"type":"finalize"}, {"type":"close_stream"} or {"type":"keepalive"}; send audio as binary frames');
         } else {
           // Unknown control messages (other vendors' extras) are not an error a client may treat as fatal.
           this.log.debug({ session: this.id, type }, 'ignored unknown control message');
@@ -355,6 +438,7 @@ export class LiveSession {
   /** PCM to the engine and to the pipeline session (audio stages analyse the same samples). */
   private feed(pcm: Float32Array): void {
     if (!pcm.length) return;
+    this.lastAudioAt = this.lastSamplesAt = Date.now();
     this.transcripts.pushAudio(pcm);
     this.stream.pushAudio(pcm);
   }
@@ -364,29 +448,36 @@ export class LiveSession {
     try {
       this.feed(this.decoder.drain());
     } catch (err) {
-      const msg = err instanceof AudioDecodeError ? err.message : 'audio could not be decoded';
-      this.sendError(`Audio does not match encoding=${this.request.encoding} at sample_rate=${this.request.sampleRate}: ${msg}`);
+      this.badMessage('decode', this.decodeErrorMessage(err));
     }
   }
 
+  /**
+   * One binary frame. The size check comes before any decoding: a frame over `maxFrameBytes` is
+   * never handed to the decoder. Whatever the decoder refuses (bad bytes, or a frame that would
+   * decode to more audio than it allows) is one invalid message (error event, error budget).
+   */
   private onAudio(buf: Buffer): void {
     if (this.ended) {
-      this.sendError('Audio received after close_stream was ignored');
+      this.badMessage(
+        'after_end',
+        this.drainDeadline !== null && !this.endRequestedByClient
+          ? 'Audio received after the session ended (server shutting down) was ignored'
+          : 'Audio received after close_stream was ignored',
+      );
       return;
     }
     if (buf.length > this.config.limits.maxFrameBytes) {
-      this.sendError(`Audio frame of ${buf.length} bytes exceeds the maximum of ${this.config.limits.maxFrameBytes} bytes and was not processed`);
+      this.badMessage('frame_size', `Audio frame of ${buf.length} bytes exceeds the maximum of ${this.config.limits.maxFrameBytes} bytes and was not processed`);
       return;
     }
-    this.lastActivityAt = Date.now();
     const t0 = performance.now();
     let pcm: Float32Array;
     try {
       pcm = this.decoder.push(buf);
     } catch (err) {
-      const msg = err instanceof AudioDecodeError ? err.message : 'audio could not be decoded';
       reportDecodeError(`raw_${this.request.encoding}`, err instanceof AudioDecodeError ? err.code : 'corrupt'); // metric
-      this.sendError(`Audio does not match encoding=${this.request.encoding} at sample_rate=${this.request.sampleRate}: ${msg}`);
+      this.badMessage('decode', this.decodeErrorMessage(err));
       return;
     }
     this.feed(pcm);
@@ -418,7 +509,7 @@ export class LiveSession {
     }
   }
 
-  /** Periodic: resume a paused socket, enforce idle and session-length limits. */
+  /** Periodic: resume a paused socket, enforce idle and session-length limits, end drained sessions. */
   private tick(): void {
     if (this.paused && this.stream.pendingSeconds < Math.min(10, this.config.limits.maxBufferedSeconds / 2) / 2) {
       this.paused = false;
@@ -426,7 +517,9 @@ export class LiveSession {
     }
     if (this.endRequested) return;
     const now = Date.now();
-    if (now - this.lastActivityAt > this.config.limits.sessionIdleMs) {
+    if (this.drainDeadline !== null && (now - this.lastSamplesAt >= DRAIN_QUIET_MS || now >= this.drainDeadline)) {
+      this.enqueue({ kind: 'end', code: CLOSE.goingAway, reason: 'server shutting down' });
+    } else if (now - this.lastAudioAt > this.config.limits.sessionIdleMs) {
       this.sendError(`No audio received for ${Math.round(this.config.limits.sessionIdleMs / 1000)} s; closing the session`);
       this.enqueue({ kind: 'end', code: CLOSE.normal, reason: 'idle timeout' });
     } else if (now - this.startedAt > this.config.limits.maxSessionSeconds * 1000) {
@@ -451,8 +544,17 @@ export class LiveSession {
     this.finish(code, reason);
   }
 
+  /**
+   * Server shutdown. The session is not ended at once: audio its client sends meanwhile is decoded
+   * and transcribed as usual. It ends (flush, last final, close 1001) at the first of: its client
+   * ending it, a final (a natural boundary), `DRAIN_QUIET_MS` without audio, or `timeoutMs` minus
+   * the time reserved to flush (`closeFlushMs`, at most half the drain). Closed 1001 after
+   * `timeoutMs` whatever happens.
+   */
   async shutdown(timeoutMs: number): Promise<void> {
-    this.enqueue({ kind: 'end', code: CLOSE.goingAway, reason: 'server shutting down' });
+    const reserve = Math.min(this.config.limits.closeFlushMs, timeoutMs / 2);
+    this.drainDeadline = Date.now() + Math.max(0, timeoutMs - reserve);
+    this.tick();
     const t = new Promise<void>((r) => setTimeout(r, timeoutMs).unref());
     await Promise.race([this.lastLive, t]);
     this.finish(CLOSE.goingAway, 'server shutting down');
@@ -465,10 +567,28 @@ export class LiveSession {
     this.registry.sessions.delete(this);
     if (!this.ended) this.stream.abort();
     if (this.socket.readyState === this.socket.OPEN || this.socket.readyState === this.socket.CONNECTING) this.closeSocket(code, reason);
+    this.dropIfStalled(this.socket.bufferedAmount);
+  }
+
+  /**
+   * A peer that does not read never takes the close frame (it queues behind the unread data), and
+   * ws would wait 30 s for the handshake. Every `CLOSE_HANDSHAKE_MS` until the socket closes: if the
+   * peer took nothing of what is still queued in this process, or everything is handed to the
+   * kernel but the peer did not answer the close, drop the connection. A slow reader that makes
+   * progress keeps its connection (and ws's own 30 s close timeout) and loses nothing.
+   */
+  private dropIfStalled(before: number): void {
+    this.terminateTimer = setTimeout(() => {
+      const queued = this.socket.bufferedAmount;
+      if (queued === 0 || queued >= before) this.socket.terminate();
+      else this.dropIfStalled(queued);
+    }, CLOSE_HANDSHAKE_MS);
+    this.terminateTimer.unref();
   }
 
   /** The client went away: stop decoding and free everything. */
   private onSocketClose(): void {
+    if (this.terminateTimer) clearTimeout(this.terminateTimer);
     if (!this.closed) {
       this.stream.abort();
       this.closed = true;
@@ -518,3 +638,36 @@ export const realtimeRoutes: FastifyPluginAsync<Opts> = async (app, { config, se
     });
   }
 };
+
+/**
+ * While `refuse()` holds (a shutdown drain), answer WebSocket upgrades with a 503 in the path's
+ * error shape and close their sockets at once. Without this, an upgrade that arrives while Fastify
+ * is closing gets Fastify's own 503 written to a socket nobody closes (upgrade sockets are no
+ * longer the HTTP server's to reap), and the server's close waits on it until the force exit.
+ * Wraps the upgrade listeners already installed (@fastify/websocket's), so it must be called after
+ * that plugin is registered.
+ */
+export function refuseUpgradesWhile(server: import('node:http').Server, refuse: () => boolean, onRefused?: (url: string) => void): void {
+  type UpgradeListener = (req: import('node:http').IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => void;
+  const inner = server.listeners('upgrade') as UpgradeListener[];
+  server.removeAllListeners('upgrade');
+  server.on('upgrade', (req: import('node:http').IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => {
+    if (!refuse()) {
+      for (const l of inner) l.call(server, req, socket, head);
+      return;
+    }
+    const url = req.url ?? '/';
+    onRefused?.(url);
+    const body = JSON.stringify(
+      errorBody(url, crypto.randomUUID(), { status: 'error', message: 'The server is shutting down and accepts no new sessions; retry on another instance', errors: [] }),
+    );
+    socket.on('error', () => socket.destroy());
+    socket.end(
+      `HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nRetry-After: 1\r\n\r\n${body}`,
+      () => socket.destroy(),
+    );
+    // A peer that never lets the response drain does not hold the shutdown either.
+    setTimeout(() => socket.destroy(), 1000).unref();
+  });
+}
