@@ -3,7 +3,6 @@
  * is set), the audio store, the webhook signer, and the limits; `accept()` is what the batch route
  * calls when a request carries `webhook_url`.
  */
-import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import { Redis } from 'ioredis';
@@ -11,6 +10,7 @@ import type { Config } from '../config.ts';
 import type { TranscriptionService } from '../pipeline/service.ts';
 import { ApiError, badRequest, payloadTooLarge, serviceUnavailable } from '../server/errors.ts';
 import type { UrlFetcher } from '../server/url-fetch.ts';
+import { filenameFromHeaders } from '../server/batch.ts';
 import { FileAudioStore, RedisAudioStore, type AudioStore } from './audio-store.ts';
 import { EmbeddedJobQueue } from './embedded.ts';
 import { KeyLimitTable, LocalSessionLimiter, RedisSessionLimiter, keyIdOf, type SessionLimiter } from './limits.ts';
@@ -243,19 +243,4 @@ async function readAll(stream: Readable, max: number, tooLarge: () => Error): Pr
   return Buffer.concat(chunks, n);
 }
 
-function filenameFromHeaders(req: FastifyRequest): string | undefined {
-  const cd = req.headers['content-disposition'];
-  if (cd) {
-    const m = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(cd);
-    if (m) {
-      try {
-        return path.basename(decodeURIComponent(m[1]));
-      } catch {
-        return path.basename(m[1]);
-      }
-    }
-  }
-  const xf = req.headers['x-filename'];
-  return typeof xf === 'string' && xf ? path.basename(xf) : undefined;
-}
 

@@ -9,6 +9,7 @@
  *   formatBatchResponse() (pulse-format.ts) → Pulse's JSON
  * Errors are mapped to Pulse's shapes by `mapDecodeError` / `mapEngineError`.
  */
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.ts';
@@ -36,20 +37,21 @@ interface Opts {
   fetcher: UrlFetcher;
 }
 
-function filenameFromHeaders(req: FastifyRequest): string | undefined {
+/** The upload's file name (Content-Disposition or X-Filename), without any directory part. */
+export function filenameFromHeaders(req: FastifyRequest): string | undefined {
   const cd = req.headers['content-disposition'];
   if (cd) {
     const m = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(cd);
     if (m) {
       try {
-        return decodeURIComponent(m[1]);
+        return path.basename(decodeURIComponent(m[1]));
       } catch {
-        return m[1]; // malformed percent-encoding: keep the name as sent
+        return path.basename(m[1]); // malformed percent-encoding: keep the name as sent
       }
     }
   }
   const xf = req.headers['x-filename'];
-  return typeof xf === 'string' && xf ? xf : undefined;
+  return typeof xf === 'string' && xf ? path.basename(xf) : undefined;
 }
 
 function isJson(req: FastifyRequest): boolean {
