@@ -81,28 +81,18 @@ test('streaming CMN: nothing is decoded before the warm-up; end forces it', { sk
   assert.equal(r.final.text, (await long.recognize(c.pcm, {})).text);
 });
 
-test('streaming CMN: streamed finals are within 2 points of batch; the 2 s re-decode and the estimate each help', { skip }, async () => {
+test('streaming CMN: streamed finals are within 2 points of batch over the corpus', { skip }, async () => {
   const dflt = await backend();
-  const noRefine = await backend({ streamCmnRefineSeconds: 0 });
-  const off = await backend({ cmnEstimate: false });
   const streamed: string[] = [];
-  const warmOnly: string[] = [];
-  const fromInit: string[] = [];
   const batch: string[] = [];
   for (const c of clips) {
     streamed.push(stream(dflt, c.pcm, [4000]).final.text);
-    warmOnly.push(stream(noRefine, c.pcm, [4000]).final.text);
-    fromInit.push(stream(off, c.pcm, [4000]).final.text);
     batch.push((await dflt.recognize(c.pcm, {})).text);
   }
   const w = (h: string[]) => corpusWer(clips.map((c, i) => ({ reference: c.text, hypothesis: h[i] })));
-  const [ws, wo, wi, wb] = [w(streamed), w(warmOnly), w(fromInit), w(batch)];
-  console.log(
-    `# streamed (default) ${(ws * 100).toFixed(1)}%, without the 2 s re-decode ${(wo * 100).toFixed(1)}%, from -cmninit ${(wi * 100).toFixed(1)}%, batch ${(wb * 100).toFixed(1)}%`,
-  );
+  const [ws, wb] = [w(streamed), w(batch)];
+  console.log(`# streamed (default) ${(ws * 100).toFixed(1)}%, batch ${(wb * 100).toFixed(1)}% (ablation of the re-decode and the estimate: streaming-cmn.slow.ts)`);
   assert.ok(ws <= wb + 0.02, `streamed ${ws} vs batch ${wb}`);
-  assert.ok(ws < wo, `with the re-decode ${ws} vs without ${wo}`);
-  assert.ok(wo < wi, `warm-up estimate only ${wo} vs -cmninit ${wi}`);
 });
 
 test('streaming CMN: config is validated', () => {
