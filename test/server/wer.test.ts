@@ -1,7 +1,9 @@
 /**
  * Accuracy on real English speech, through HTTP, with the pocketsphinx engine. The bounds sit just
  * above the figures measured when this test was written (see README "Accuracy"), so a regression in
- * audio handling, segmentation or decoding shows up here.
+ * audio handling, segmentation or decoding shows up here. This is the one place these corpora are
+ * batch-decoded in the fast suite, so the words' shape (non-empty, monotonic, inside the audio,
+ * confidence in [0, 1]) is checked here too, over every clip.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -19,6 +21,25 @@ export const WER_BOUNDS: Record<string, number> = {
 
 const noShared = skipWithoutShared();
 
+interface Word {
+  word: string;
+  start: number;
+  end: number;
+  confidence: number;
+}
+
+function assertSaneWords(words: Word[], duration: number, label: string): void {
+  let prevEnd = 0;
+  for (const w of words) {
+    assert.ok(w.word.length > 0 && !/[<>\[\]()]/.test(w.word), `${label}: clean word "${w.word}"`);
+    assert.ok(w.start >= prevEnd - 1e-6, `${label}: "${w.word}" at ${w.start} starts before the previous word ends (${prevEnd})`);
+    assert.ok(w.end >= w.start, `${label}: "${w.word}" ends before it starts`);
+    assert.ok(w.start >= 0 && w.end <= duration + 0.01, `${label}: "${w.word}" [${w.start}, ${w.end}] outside [0, ${duration}]`);
+    assert.ok(w.confidence >= 0 && w.confidence <= 1, `${label}: "${w.word}" confidence ${w.confidence}`);
+    prevEnd = w.end;
+  }
+}
+
 async function transcribeAll(s: TestServer, clips: Clip[], concurrency = 2): Promise<string[]> {
   const out: string[] = new Array(clips.length);
   let next = 0;
@@ -26,14 +47,16 @@ async function transcribeAll(s: TestServer, clips: Clip[], concurrency = 2): Pro
     Array.from({ length: concurrency }, async () => {
       while (next < clips.length) {
         const i = next++;
-        const res = await fetch(`${s.url}/waves/v1/pulse/get_text?language=en`, {
+        const res = await fetch(`${s.url}/waves/v1/pulse/get_text?language=en&word_timestamps=true`, {
           method: 'POST',
           headers: authHeaders(s.key, { 'content-type': 'audio/wav' }),
           body: fs.readFileSync(clips[i].audio),
         });
-        const json = (await res.json()) as { transcription: string };
+        const json = (await res.json()) as { transcription: string; words?: Word[] };
         assert.equal(res.status, 200, JSON.stringify(json));
         out[i] = json.transcription;
+        assert.ok(json.transcription.trim() === '' || (json.words?.length ?? 0) > 0, `${clips[i].id}: word timestamps were asked for`);
+        assertSaneWords(json.words ?? [], clips[i].duration_s, clips[i].id);
       }
     }),
   );
