@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { authHeaders, startTestServer, type TestServer } from '../helpers/server.ts';
 import { loadSet, skipWithoutShared, type Clip } from '../helpers/speech.ts';
 import { corpusWer } from '../../src/util/wer.ts';
+import { openLive, wavPcmBytes, type LiveEvent } from '../helpers/ws.ts';
 
 /** Corpus WER bounds per set (measured value + a small margin). */
 export const WER_BOUNDS: Record<string, number> = {
@@ -70,14 +71,46 @@ describe('word error rate on real speech (pocketsphinx, via HTTP)', { skip: noSh
   });
   after(() => s?.close());
 
+  const batchHyps: Record<string, string[]> = {};
   for (const set of Object.keys(WER_BOUNDS)) {
     test(`${set}: WER within bound`, async (t) => {
       const clips = loadSet(set).filter((c) => c.text);
       assert.ok(clips.length > 0);
       const hyps = await transcribeAll(s, clips);
+      batchHyps[set] = hyps;
       const wer = corpusWer(clips.map((c, i) => ({ reference: c.text!, hypothesis: hyps[i] })));
       t.diagnostic(`${set}: WER ${(wer * 100).toFixed(1)}% over ${clips.length} clips (bound ${(WER_BOUNDS[set] * 100).toFixed(0)}%)`);
       assert.ok(wer <= WER_BOUNDS[set], `${set} WER ${(wer * 100).toFixed(1)}% > ${(WER_BOUNDS[set] * 100).toFixed(0)}%`);
     });
   }
+
+  // Batch starts CMN from the whole file's mean, a stream only from what it has heard so far
+  // (0.5 s warm-up, one re-decode at 2 s): this is the check that the two stay level, through the
+  // real-time API, against the batch transcripts above (the same server, decoded once).
+  test('over en_librispeech + en_pocketsphinx_debian, streamed finals (WebSocket) are within 2 WER points of batch', async (t) => {
+    const sets = ['en_librispeech', 'en_pocketsphinx_debian'];
+    const clips = sets.flatMap((set) => loadSet(set).filter((c) => c.text));
+    const batch = sets.flatMap((set) => batchHyps[set] ?? []);
+    assert.equal(batch.length, clips.length, 'the batch transcripts of both sets');
+    const streamed: string[] = new Array(clips.length);
+    let next = 0;
+    await Promise.all(
+      [0, 1].map(async () => {
+        while (next < clips.length) {
+          const i = next++;
+          const c = await openLive(`${s.url.replace('http', 'ws')}/waves/v1/pulse/get_text?language=en`, authHeaders(s.key));
+          await c.sendAudio(wavPcmBytes(clips[i].audio));
+          c.ws.send(JSON.stringify({ type: 'close_stream' }));
+          await c.closed;
+          const text = (e: LiveEvent) => String(e.transcript ?? e.transcription ?? '');
+          streamed[i] = c.finals().map(text).filter(Boolean).join(' ');
+        }
+      }),
+    );
+    const pairs = (hyps: string[]) => clips.map((c, i) => ({ reference: c.text!, hypothesis: hyps[i] }));
+    const ws = corpusWer(pairs(streamed));
+    const b = corpusWer(pairs(batch));
+    t.diagnostic(`corpus WER over ${clips.length} clips: streamed ${(ws * 100).toFixed(1)}%, batch ${(b * 100).toFixed(1)}%`);
+    assert.ok(ws <= b + 0.02, `streamed ${(ws * 100).toFixed(1)}% vs batch ${(b * 100).toFixed(1)}%`);
+  });
 });
