@@ -12,7 +12,7 @@ import { abortedSessionRounds, decoderCreationRace } from './soak.ts';
 const skip = skipWithoutPocketsphinx() || skipWithoutShared();
 const clip = (name: string) => loadManifest().find((c) => c.audio.includes(name))!;
 
-test('50 aborted sessions leave no session, decoder, memory or worker behind', { skip, timeout: 300_000 }, async () => {
+test('50 aborted sessions leave no session, decoder, memory or worker behind', { skip }, async () => {
   const engine = createEngine({ kind: 'pocketsphinx', workers: 2, backendConfig: { cmnEstimate: false } });
   await engine.init();
   try {
@@ -37,6 +37,6 @@ test('50 aborted sessions leave no session, decoder, memory or worker behind', {
   }
 });
 
-test('decoders created in both workers at once, 12 rounds of 16: no crash, no hang', { skip: skipWithoutPocketsphinx(), timeout: 300_000 }, async () => {
+test('decoders created in both workers at once, 12 rounds of 16: no crash, no hang', { skip: skipWithoutPocketsphinx() }, async () => {
   await decoderCreationRace(12);
 });

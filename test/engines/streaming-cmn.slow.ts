@@ -27,7 +27,7 @@ function streamFinal(b: PocketsphinxBackend, pcm: Float32Array): string {
   return text;
 }
 
-test('streaming CMN: the 2 s re-decode and the warm-up estimate each help', { skip, timeout: 600_000 }, async () => {
+test('streaming CMN: the 2 s re-decode and the warm-up estimate each help', { skip }, async () => {
   const clips: { pcm: Float32Array; text: string }[] = [];
   for (const c of loadSet('en_pocketsphinx_debian').filter((c) => c.text)) {
     clips.push({ pcm: (await decodeAudio(fs.readFileSync(c.audio))).pcm, text: c.text! });
