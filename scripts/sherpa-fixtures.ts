@@ -1,10 +1,14 @@
 /**
  * Locate (and generate on demand) the weight-free sherpa-onnx ONNX fixtures used by tests and
- * benchmarks. The generator is scripts/make-sherpa-fixtures.py (Debian python3-onnx); output goes
- * to node_modules/.cache/cochlea-fixtures (git-ignored with node_modules), or $COCHLEA_FIXTURES_DIR.
+ * benchmarks. The generator is scripts/make-sherpa-fixtures.py (Debian python3-onnx). Its output
+ * is cached in the system temp dir under a name keyed by the SHA-256 of the generator script
+ * (`<tmp>/cochlea-fixtures-<hash>`), so it is built once per generator version, survives
+ * `npm ci` and is rebuilt whenever the script changes; $COCHLEA_FIXTURES_DIR overrides the place.
  */
 import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,8 +22,12 @@ export interface SherpaFixtures {
 }
 
 export function fixturesDir(): string {
-  return process.env.COCHLEA_FIXTURES_DIR ?? path.join(ROOT, 'node_modules', '.cache', 'cochlea-fixtures');
+  if (process.env.COCHLEA_FIXTURES_DIR) return process.env.COCHLEA_FIXTURES_DIR;
+  const hash = crypto.createHash('sha256').update(fs.readFileSync(SCRIPT)).digest('hex').slice(0, 16);
+  return path.join(os.tmpdir(), `cochlea-fixtures-${hash}`);
 }
+
+const MARKERS = ['online-lstm-transducer/fixture.json', 'offline-sense-voice/fixture.json'];
 
 function python(): string {
   // Debian's interpreter has python3-onnx; a pyenv/venv python3 earlier on PATH usually does not.
@@ -35,14 +43,30 @@ function python(): string {
   throw new Error('no python3 with the onnx module: apt-get install python3-onnx (or set COCHLEA_PYTHON)');
 }
 
-/** Generate the fixtures if missing or older than the generator; return their paths. */
+/** Generate the fixtures unless this generator version's are cached; return their paths. */
 export function ensureSherpaFixtures(): SherpaFixtures {
   const dir = fixturesDir();
-  const stamp = path.join(dir, 'online-lstm-transducer', 'fixture.json');
-  const fresh = fs.existsSync(stamp) && fs.statSync(stamp).mtimeMs >= fs.statSync(SCRIPT).mtimeMs && fs.existsSync(path.join(dir, 'offline-sense-voice', 'fixture.json'));
-  if (!fresh) {
-    fs.mkdirSync(dir, { recursive: true });
-    execFileSync(python(), [SCRIPT, dir], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const complete = (d: string) => MARKERS.every((m) => fs.existsSync(path.join(d, m)));
+  if (!complete(dir)) {
+    if (process.env.COCHLEA_FIXTURES_DIR) {
+      fs.mkdirSync(dir, { recursive: true });
+      execFileSync(python(), [SCRIPT, dir], { stdio: ['ignore', 'ignore', 'inherit'] });
+    } else {
+      // Build beside the cache entry, then rename it into place: a concurrent or interrupted
+      // run never sees (or leaves) a half-written entry.
+      const tmp = fs.mkdtempSync(`${dir}.building-`);
+      try {
+        execFileSync(python(), [SCRIPT, tmp], { stdio: ['ignore', 'ignore', 'inherit'] });
+        if (fs.existsSync(dir) && !complete(dir)) fs.rmSync(dir, { recursive: true, force: true });
+        try {
+          fs.renameSync(tmp, dir);
+        } catch (err) {
+          if (!complete(dir)) throw err; // else another run got there first
+        }
+      } finally {
+        fs.rmSync(tmp, { recursive: true, force: true });
+      }
+    }
   }
   const o = path.join(dir, 'online-lstm-transducer');
   const s = path.join(dir, 'offline-sense-voice');

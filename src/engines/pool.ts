@@ -529,12 +529,6 @@ export class WorkerPool {
     return this.slots.map((s) => s.worker.threadId);
   }
 
-  /** Test hook: make worker `index` throw an uncaught error. */
-  crashWorkerForTest(index: number): void {
-    const slot = this.slots[index];
-    if (slot) this.post(slot, { t: 'crash' });
-  }
-
   /** Resolves when every worker is up (e.g. after a crash restart). */
   async whenAllReady(timeoutMs = 30000): Promise<void> {
     const t0 = Date.now();

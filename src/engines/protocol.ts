@@ -44,9 +44,7 @@ export type MainToWorker =
   | { t: 'abort'; sid: string }
   | { t: 'stats'; id: number }
   /** Free everything and exit the thread (between tasks, never inside a native call). */
-  | { t: 'shutdown' }
-  /** Test hook: throw an uncaught error inside the worker. */
-  | { t: 'crash' };
+  | { t: 'shutdown' };
 
 export interface WorkerStats {
   sessions: number;

@@ -276,11 +276,6 @@ function handle(msg: MainToWorker): void {
       post({ t: 'stats', id: msg.id, stats: { sessions: sessions.size, backend: bs, rss: m.rss, heapUsed: m.heapUsed } });
       return;
     }
-    case 'crash':
-      setImmediate(() => {
-        throw new Error('worker crash requested (test hook)');
-      });
-      return;
   }
 }
 

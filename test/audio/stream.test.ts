@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { AudioDecodeError, createStreamDecoder, type RawEncoding, type StreamDecoder } from '../../src/audio/index.ts';
 import { OggDemuxer, oggCrc } from '../../src/audio/ogg.ts';
-import { SOURCE_CLIP, concatF32, ffmpeg, identical, randomChunks, referenceDecode, rng, skipWithoutSpeech, snrDb, tempDir } from './helpers.ts';
+import { SOURCE_CLIP, concatF32, ffmpeg, ffmpegOut, identical, randomChunks, referenceDecode, rng, skipWithoutSpeech, snrDb, tempDir } from './helpers.ts';
 
 const skip = skipWithoutSpeech('stream decoder tests');
 const SEED = Number(process.env.AUDIO_TEST_SEED ?? 20261121);
@@ -149,7 +149,7 @@ describe('Opus stream decoders', { skip }, () => {
     const ref = referenceDecode(files['six-channels'], ['-c:a', 'libopus']);
     assert.equal(pcm.length, ref.length);
     // Equal-weight downmix reference (Cochlea averages channels).
-    const eq = execFileSync('ffmpeg', ['-v', 'error', '-c:a', 'libopus', '-i', files['six-channels'], '-af', `pan=mono|c0=${w}*c0+${w}*c1+${w}*c2+${w}*c3+${w}*c4+${w}*c5,aresample=16000`, '-f', 'f32le', '-'], { maxBuffer: 1 << 28 });
+    const eq = ffmpegOut(['-c:a', 'libopus', '-i', files['six-channels'], '-af', `pan=mono|c0=${w}*c0+${w}*c1+${w}*c2+${w}*c3+${w}*c4+${w}*c5,aresample=16000`, '-f', 'f32le', '-']);
     const eqf = new Float32Array(eq.buffer.slice(eq.byteOffset, eq.byteOffset + eq.length));
     const snr = snrDb(pcm, eqf);
     log.push(`ogg_opus 6ch: ${snr.toFixed(1)} dB (bound 50)`);

@@ -1,9 +1,13 @@
 /**
- * `cochlea transcribe` and `cochlea stream` as real processes against the real server: captions
- * validated by a strict SRT/VTT parser, exit codes, and `stream` printing the same finals as the SDK.
+ * `cochlea transcribe` and `cochlea stream` against the real server (scripted engine: every burst
+ * of tone in the audio comes back as the next script word with its true times): captions
+ * validated by a strict SRT/VTT parser, exit codes, and `stream` printing the same finals as the
+ * SDK. Most runs use the command code in-process (run-cli.ts `cliInProcess`); the real program
+ * runs as a child process where the process itself is under test: exit status, --help, a
+ * directory to files, stdin, and Ctrl-C.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -12,46 +16,11 @@ import { after, before, describe, test } from 'node:test';
 import { CochleaClient } from '../../client/src/index.ts';
 import { LivePrinter } from '../../src/cli/stream.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { REPO_ROOT, loadSet, skipWithoutShared, type Clip } from '../helpers/speech.ts';
-import { wavPcmBytes } from '../helpers/ws.ts';
+import { bursts, burstsPcm16, burstsWav, scriptedEnv } from '../helpers/scripted.ts';
 import { parseSrt, parseVtt } from './subtitle-parser.ts';
+import { cliInProcess as cli, cliProcess } from './run-cli.ts';
 
-const noShared = skipWithoutShared('CLI real-speech test');
-const RUNNER = path.join(REPO_ROOT, 'test', 'cli', 'run-cli.ts');
-const clip = (re: RegExp): Clip => loadSet('en_pocketsphinx_debian').find((c) => re.test(c.id))!;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-function cli(args: string[], env: Record<string, string> = {}, stdin?: Buffer, interruptWhen?: (stdout: string) => boolean): Promise<Run> {
-  const t0 = Date.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', RUNNER, ...args], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH!, HOME: os.tmpdir(), ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  if (stdin) child.stdin.end(stdin);
-  else child.stdin.end();
-  let interrupted = false;
-  if (interruptWhen) {
-    child.stdout.on('data', () => {
-      if (!interrupted && interruptWhen(stdout)) {
-        interrupted = true;
-        child.kill('SIGINT');
-      }
-    });
-  }
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr, ms: Date.now() - t0 })));
-}
-
+const SCRIPT = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel'];
 const noFfmpeg = spawnSync('ffmpeg', ['-version']).status === 0 ? false : 'ffmpeg not installed (apt-get install ffmpeg)';
 const words = (s: string) => s.toLowerCase().split(/\s+/).filter(Boolean);
 
@@ -59,14 +28,29 @@ describe('cochlea CLI (client commands)', () => {
   let s: TestServer;
   let env: Record<string, string>;
   let tmp: string;
+  /** Audio files: `long` has 24 short bursts (≈ 10 s, several cues), `short` 4, `cards` 6. */
+  const files = { long: '', short: '', cards: '' };
   before(async () => {
-    s = await startTestServer();
+    s = await startTestServer(scriptedEnv({ words: SCRIPT }));
     env = { COCHLEA_URL: s.url, COCHLEA_API_KEY: s.key };
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cochlea-cli-'));
+    files.long = path.join(tmp, 'long-src.wav');
+    fs.writeFileSync(files.long, burstsWav(24, { burst: 0.2, gap: 0.2 }));
+    files.short = path.join(tmp, 'short-src.wav');
+    fs.writeFileSync(files.short, burstsWav(4));
+    files.cards = path.join(tmp, 'cards.wav');
+    fs.writeFileSync(files.cards, burstsWav(6, { gap: 1.2 })); // pauses: several endpoint finals
   });
   after(async () => {
     await s?.close();
     fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('the real program: a usage error exits 1 with the reason on stderr', async () => {
+    const bad = await cliProcess(['transcribe', 'a.wav', '--format', 'docx']);
+    assert.equal(bad.code, 1, 'bad format');
+    assert.match(bad.stderr, /docx/);
+    assert.equal(bad.stdout, '');
   });
 
   test('--help documents options and exit codes; usage errors exit 1', async () => {
@@ -90,17 +74,15 @@ describe('cochlea CLI (client commands)', () => {
     assert.equal((await cli(['transcribe', empty], env)).code, 1, 'a directory without audio');
   });
 
-  test('transcribe a directory to SRT + VTT + JSON: well-formed, monotonic, ≤ 2 lines of ≤ 42 chars, the transcript\'s words and times', { skip: noShared }, async () => {
+  test('transcribe a directory to SRT + VTT + JSON (the real program): well-formed, monotonic, ≤ 2 lines of ≤ 42 chars, the transcript\'s words and times', async () => {
     const dir = path.join(tmp, 'in');
     fs.mkdirSync(path.join(dir, 'sub'), { recursive: true });
-    const a = clip(/0870$/); // 7 s: more than one cue
-    const b = clip(/^goforward$/);
-    fs.symlinkSync(a.audio, path.join(dir, 'long.wav'));
-    fs.symlinkSync(b.audio, path.join(dir, 'sub', 'short.wav'));
+    fs.symlinkSync(files.long, path.join(dir, 'long.wav'));
+    fs.symlinkSync(files.short, path.join(dir, 'sub', 'short.wav'));
     fs.writeFileSync(path.join(dir, 'notes.txt'), 'not audio, skipped');
     const out = path.join(tmp, 'captions');
-    // One transcription per input, written in three formats (the recognizer need not be deterministic).
-    const r = await cli(['transcribe', dir, '-f', 'srt,vtt,json', '-o', out, '-c', '2'], env);
+    // One transcription per input, written in three formats.
+    const r = await cliProcess(['transcribe', dir, '-f', 'srt,vtt,json', '-o', out, '-c', '2'], env);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, '', 'with --output-dir nothing goes to stdout');
     assert.deepEqual(fs.readdirSync(out).sort(), ['long.json', 'long.srt', 'long.vtt', 'short.json', 'short.srt', 'short.vtt']);
@@ -123,18 +105,23 @@ describe('cochlea CLI (client commands)', () => {
         'VTT and SRT have the same cues',
       );
     }
+    // The scripted engine's words are the script, at the bursts' times.
+    const long = JSON.parse(fs.readFileSync(path.join(out, 'long.json'), 'utf8'));
+    const b = bursts(24, { burst: 0.2, gap: 0.2 });
+    assert.deepEqual(words(long.transcription), b.times.map((_, i) => SCRIPT[i % SCRIPT.length]));
+    assert.deepEqual(long.words.map((w: { start: number }) => w.start), b.times.map((t) => t.start));
     const longCues = parseSrt(fs.readFileSync(path.join(out, 'long.srt'), 'utf8'));
     const chars = longCues.flatMap((c) => c.lines).join(' ').length;
-    if (chars > 84) assert.ok(longCues.length >= 2, `${chars} characters need ≥ 2 cues (got ${longCues.length})`);
+    assert.ok(chars > 84 && longCues.length >= 2, `${chars} characters need ≥ 2 cues (got ${longCues.length})`);
 
-    const vtt = await cli(['transcribe', b.audio, '-f', 'vtt'], env);
+    const vtt = await cli(['transcribe', files.short, '-f', 'vtt'], env);
     assert.equal(vtt.code, 0, vtt.stderr);
-    assert.ok(parseVtt(vtt.stdout).length >= 1, 'VTT to stdout');
-    assert.equal((await cli(['transcribe', b.audio, '-f', 'srt,json'], env)).code, 1, 'several formats need --output-dir');
+    assert.deepEqual(parseVtt(vtt.stdout).flatMap((c) => c.lines), ['alpha bravo charlie delta'], 'VTT to stdout');
+    assert.equal((await cli(['transcribe', files.short, '-f', 'srt,json'], env)).code, 1, 'several formats need --output-dir');
   });
 
-  test('json and text output; partial failure exits 2; a refused key exits 3', { skip: noShared }, async () => {
-    const good = clip(/^goforward$/).audio;
+  test('json and text output; partial failure exits 2; a refused key exits 3', async () => {
+    const good = files.short;
     const bad = path.join(tmp, 'noise.wav');
     fs.writeFileSync(bad, Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 7919) % 256)));
     const missing = path.join(tmp, 'missing.wav');
@@ -143,7 +130,7 @@ describe('cochlea CLI (client commands)', () => {
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     assert.deepEqual(lines.map((l) => l.input), [good, bad, missing], 'JSON Lines in input order');
     assert.equal(lines[0].status, 'success');
-    assert.match(lines[0].transcription, /forward/);
+    assert.equal(lines[0].transcription, 'alpha bravo charlie delta');
     assert.equal(lines[1].error.status, 400);
     assert.match(lines[2].error.message, /no such file/);
     assert.match(r.stderr, /2 of 3 inputs failed/);
@@ -163,57 +150,51 @@ describe('cochlea CLI (client commands)', () => {
     assert.equal(unreachable.code, 3, unreachable.stderr);
   });
 
-  test('stream from a file prints the same finals as the SDK (fast, and paced at real time)', { skip: noShared }, async () => {
-    const sdkFinals = async (pcm: Buffer) => {
-      const session = new CochleaClient({ baseUrl: s.url, apiKey: s.key }).stream();
-      const finals: string[] = [];
-      session.on('final', (e) => e.transcript && finals.push(e.transcript));
-      for (let off = 0; off < pcm.length; off += 3200) session.write(pcm.subarray(off, off + 3200));
-      await session.close();
-      return finals;
-    };
-    const c = clip(/^cards_005$/);
-    const expected = await sdkFinals(wavPcmBytes(c.audio));
-    assert.ok(expected.length >= 1);
-    const fast = await cli(['stream', c.audio, '--no-realtime'], env);
+  const sdkFinals = async (pcm: Buffer) => {
+    const session = new CochleaClient({ baseUrl: s.url, apiKey: s.key }).stream();
+    const finals: string[] = [];
+    session.on('final', (e) => e.transcript && finals.push(e.transcript));
+    for (let off = 0; off < pcm.length; off += 3200) session.write(pcm.subarray(off, off + 3200));
+    await session.close();
+    return finals;
+  };
+
+  test('stream from a file prints the same finals as the SDK (fast, and paced at real time)', async () => {
+    const expected = await sdkFinals(burstsPcm16(6, { gap: 1.2 }));
+    assert.ok(expected.length >= 2, `pauses give several finals: ${JSON.stringify(expected)}`);
+    assert.equal(expected.join(' '), SCRIPT.slice(0, 6).join(' '));
+    const fast = await cli(['stream', files.cards, '--no-realtime'], env);
     assert.equal(fast.code, 0, fast.stderr);
     assert.deepEqual(fast.stdout.trim().split('\n'), expected);
 
-    const g = clip(/^goforward$/);
-    const expectedG = await sdkFinals(wavPcmBytes(g.audio));
-    const paced = await cli(['stream', g.audio], env);
+    const expectedShort = await sdkFinals(burstsPcm16(4));
+    const paced = await cli(['stream', files.short], env);
     assert.equal(paced.code, 0, paced.stderr);
-    assert.deepEqual(paced.stdout.trim().split('\n'), expectedG);
-    assert.ok(paced.ms >= g.duration_s * 1000 * 0.9, `paced at real time: ${paced.ms} ms for ${g.duration_s} s`);
-
-    // Raw linear16 on stdin.
-    const piped = await cli(['stream', '-'], env, wavPcmBytes(g.audio));
-    assert.equal(piped.code, 0, piped.stderr);
-    assert.deepEqual(piped.stdout.trim().split('\n'), expectedG);
+    assert.deepEqual(paced.stdout.trim().split('\n'), expectedShort);
+    const dur = bursts(4).duration;
+    assert.ok(paced.ms >= dur * 1000 * 0.9, `paced at real time: ${paced.ms} ms for ${dur} s`);
 
     // JSON Lines: every event, exactly one is_last, last.
-    const json = await cli(['stream', g.audio, '--no-realtime', '-f', 'json'], env);
+    const json = await cli(['stream', files.short, '--no-realtime', '-f', 'json'], env);
     const evs = json.stdout.trim().split('\n').map((l) => JSON.parse(l));
     assert.equal(evs.filter((e) => e.is_last).length, 1);
     assert.equal(evs.at(-1).is_last, true);
   });
 
-  test('stream decodes non-WAV input with ffmpeg', { skip: noShared || noFfmpeg }, async () => {
-    const jfk = loadSet('en_jfk')[0];
-    if (!jfk?.orig_audio || !fs.existsSync(jfk.orig_audio)) return;
-    const r = await cli(['stream', jfk.orig_audio, '--no-realtime'], env);
+  test('stream raw linear16 from stdin (the real program)', async () => {
+    const expected = await sdkFinals(burstsPcm16(4));
+    const piped = await cliProcess(['stream', '-'], env, burstsPcm16(4));
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.deepEqual(piped.stdout.trim().split('\n'), expected);
+  });
+
+  test('stream decodes non-WAV input with ffmpeg', { skip: noFfmpeg }, async () => {
+    // FLAC is lossless: the server must hear exactly the samples of the WAV.
+    const flac = path.join(tmp, 'cards.flac');
+    execFileSync('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-i', files.cards, flac]);
+    const r = await cli(['stream', flac, '--no-realtime'], env);
     assert.equal(r.code, 0, r.stderr);
-    const sdk = new CochleaClient({ baseUrl: s.url, apiKey: s.key }).stream();
-    const finals: string[] = [];
-    sdk.on('final', (e) => e.transcript && finals.push(e.transcript));
-    const pcm = wavPcmBytes(jfk.audio);
-    for (let off = 0; off < pcm.length; off += 3200) sdk.write(pcm.subarray(off, off + 3200));
-    await sdk.close();
-    assert.ok(words(r.stdout).length > 5, r.stdout);
-    // ffmpeg's FLAC → 16 kHz may differ in the last bits from the shared WAV; the words should not much.
-    const a = words(r.stdout).join(' ');
-    const b = finals.join(' ').toLowerCase();
-    assert.ok(a === b || Math.abs(a.length - b.length) / b.length < 0.2, `${a} vs ${b}`);
+    assert.deepEqual(r.stdout.trim().split('\n'), await sdkFinals(burstsPcm16(6, { gap: 1.2 })));
   });
 
   test('stream exit codes: missing file 4, undecodable file 4, refused key 3', async () => {
@@ -224,24 +205,24 @@ describe('cochlea CLI (client commands)', () => {
     const j = await cli(['stream', junk], env2);
     assert.equal(j.code, 4);
     assert.match(j.stderr, /ffmpeg/);
-    const silence = path.join(tmp, 'silence.raw');
-    fs.writeFileSync(silence, Buffer.alloc(3200));
     const k = await cli(['stream', '-', '--retries', '0'], { ...env2, COCHLEA_API_KEY: 'sk_nope' }, Buffer.alloc(3200));
     assert.equal(k.code, 3);
     assert.match(k.stderr, /401/);
   });
 
-  test('stream: Ctrl-C stops sending, still gets the last final for what was sent, exits 130', { skip: noShared }, async () => {
-    const long = clip(/0870$/); // 7 s
+  test('stream: Ctrl-C stops sending, still gets the last final for what was sent, exits 130 (the real program)', async () => {
+    const long = path.join(tmp, 'long-paced.wav');
+    const b = bursts(16, { burst: 0.25, gap: 0.25 }); // 8 s paced
+    fs.writeFileSync(long, burstsWav(16, { burst: 0.25, gap: 0.25 }));
     // Interrupt once the server has shown it heard a few words.
-    const r = await cli(['stream', long.audio, '-f', 'json'], env, undefined, (out) => /"transcript":"\w+ \w+ \w+/.test(out));
+    const r = await cliProcess(['stream', long, '-f', 'json'], env, undefined, (out) => /"transcript":"\w+ \w+ \w+/.test(out));
     assert.equal(r.code, 130, r.stderr);
     assert.match(r.stderr, /waiting for the last final/);
     const evs = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     const last = evs.at(-1);
     assert.equal(last.is_last, true, 'close_stream was sent and answered');
     assert.ok(words(last.transcript).length >= 2, `the words heard before Ctrl-C are in the last final: ${last.transcript}`);
-    assert.ok(last.end < long.duration_s - 1, `sending stopped early (${last.end} s of ${long.duration_s} s)`);
+    assert.ok(last.end < b.duration - 1, `sending stopped early (${last.end} s of ${b.duration} s)`);
   });
 
   test('on a terminal, partials are redrawn in place and finals get their own lines', () => {

@@ -84,13 +84,11 @@ test('binding: go forward ten meters, word frames and posteriors', { skip }, () 
   }
 });
 
-test('backend.recognize: every Debian clip transcribes with sane words and times', { skip }, async () => {
+test('backend.recognize: results are well-formed and decoders go back to the pool (corpus accuracy: test/server/wer.test.ts)', { skip }, async () => {
   const backend = new PocketsphinxBackend({ warmDecoders: 1 });
   await backend.init();
   try {
-    let errs = 0;
-    let refWords = 0;
-    for (const clip of loadManifest()) {
+    for (const clip of loadManifest().filter((c) => /goforward|cards_005/.test(c.audio))) {
       const pcm = clipPcm(clip);
       const r = await backend.recognize(pcm, { language: 'en' });
       assert.equal(r.language, 'en');
@@ -99,13 +97,8 @@ test('backend.recognize: every Debian clip transcribes with sane words and times
       assert.equal(r.text, r.words.map((w) => w.word).join(' '));
       assert.deepEqual(r.segments.flatMap((s) => s.words), r.words);
       assertSaneWords(r.words, r.duration);
-      const n = clip.text.split(/\s+/).length;
-      errs += wer(clip.text, r.text) * n;
-      refWords += n;
+      assert.ok(wer(clip.text, r.text) <= 0.5, `${clip.audio}: "${r.text}" vs "${clip.text}"`);
     }
-    const total = errs / refWords;
-    // Measured 0.27 on this set (Debian en-us generic LM; the LibriVox clips are hard for it).
-    assert.ok(total < 0.35, `WER ${total.toFixed(3)} on en_pocketsphinx_debian`);
     assert.equal(backend.stats().live, 0, 'decoders returned to the pool');
   } finally {
     backend.dispose();

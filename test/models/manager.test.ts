@@ -297,38 +297,37 @@ test('the bundled catalog is valid and covers the required model kinds', async (
   for (const x of c.models) assert.match(x.url, /^https:\/\/github\.com\/k2-fsa\/sherpa-onnx\/releases\/download\//);
 });
 
-test('CLI: models pull / list / verify / remove via commander (child process)', async () => {
+test('CLI: models pull / list / verify / remove via commander (one child process for the session)', async () => {
   const catFile = path.join(tmp, 'catalog.json');
   fs.writeFileSync(catFile, JSON.stringify(catalog));
   const dir = path.join(tmp, 'cli-models');
   const runner = path.resolve(import.meta.dirname, 'cli-runner.ts');
-  const run = async (...args: string[]): Promise<{ code: number; out: string }> => {
-    const { execFile } = await import('node:child_process');
-    return new Promise((resolve) => {
-      execFile(
-        process.execPath,
-        ['--import', 'tsx', runner, 'models', '--dir', dir, ...args],
-        { env: { ...process.env, COCHLEA_MODELS_CATALOG: catFile }, timeout: 60_000 },
-        (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
-      );
-    });
-  };
-  let r = await run('pull', 'good');
-  assert.equal(r.code, 0, r.out);
-  assert.match(r.out, /good installed in .*cli-models\/good \(sha256 [0-9a-f]{64} recorded/);
-  r = await run('list');
-  assert.match(r.out, /^\* good\s+asr/m);
-  assert.match(r.out, /^ {2}vad\s+vad/m);
-  assert.match(r.out, /batch languages: en/);
-  r = await run('verify');
-  assert.equal(r.code, 0, r.out);
-  assert.match(r.out, /^ok {3}good$/m);
-  r = await run('remove', 'good');
-  assert.match(r.out, /good removed/);
-  r = await run('pull', 'badsum');
-  assert.equal(r.code, 1);
-  assert.match(r.out, /error: .*sha256 mismatch/);
-  r = await run('pull', 'no-such');
-  assert.equal(r.code, 1);
-  assert.match(r.out, /unknown model "no-such"/);
+  const cmd = (...args: string[]) => ['models', '--dir', dir, ...args];
+  const { execFile } = await import('node:child_process');
+  const results = await new Promise<{ code: number; out: string }[]>((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        runner,
+        JSON.stringify([cmd('pull', 'good'), cmd('list'), cmd('verify'), cmd('remove', 'good'), cmd('pull', 'badsum'), cmd('pull', 'no-such')]),
+      ],
+      { env: { ...process.env, COCHLEA_MODELS_CATALOG: catFile }, timeout: 60_000 },
+      (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(JSON.parse(stdout.trim().split('\n').at(-1)!))),
+    );
+  });
+  const [pull, list, verify, remove, badsum, unknown] = results;
+  assert.equal(pull.code, 0, pull.out);
+  assert.match(pull.out, /good installed in .*cli-models\/good \(sha256 [0-9a-f]{64} recorded/);
+  assert.match(list.out, /^\* good\s+asr/m);
+  assert.match(list.out, /^ {2}vad\s+vad/m);
+  assert.match(list.out, /batch languages: en/);
+  assert.equal(verify.code, 0, verify.out);
+  assert.match(verify.out, /^ok {3}good$/m);
+  assert.match(remove.out, /good removed/);
+  assert.equal(badsum.code, 1);
+  assert.match(badsum.out, /error: .*sha256 mismatch/);
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.out, /unknown model "no-such"/);
 });

@@ -13,16 +13,25 @@
  *   threshold  RMS (0..1) of a 10 ms frame that counts as sound, default 0.02
  *   minGapSeconds  silence shorter than this inside a burst does not split it, default 0.06
  *   decodeDelayMs  busy-wait per decode call, to simulate a slower recognizer, default 0
+ *   crashOnWord    when the script reaches this word (batch or streaming), the worker thread dies
+ *                  the way a native recognizer can take it down: `crashMode` 'exit' (default)
+ *                  calls process.exit(70) in the thread, like a library calling exit(); 'throw'
+ *                  raises an uncaught error outside any handler, like a failing native callback.
+ *                  Both go through the pool's normal worker-death path. Outside a worker thread
+ *                  it throws an ordinary Error instead of taking the test process down.
  */
 import type { Backend, Hypothesis, StreamingDecoder, StreamingDecoderOptions } from '../backend.ts';
 import type { EngineInfo, EngineWord, RecognitionResult, RecognizeOptions } from '../types.ts';
 import { ENGINE_SAMPLE_RATE } from '../types.ts';
+import { isMainThread } from 'node:worker_threads';
 
 export interface ScriptedConfig {
   words?: string[];
   threshold?: number;
   minGapSeconds?: number;
   decodeDelayMs?: number;
+  crashOnWord?: string;
+  crashMode?: 'exit' | 'throw';
 }
 
 const SR = ENGINE_SAMPLE_RATE;
@@ -60,6 +69,22 @@ export function findBursts(pcm: Float32Array, threshold: number, minGapSeconds: 
   }
   if (cur) out.push({ ...cur, open: silent < minGapFrames });
   return out;
+}
+
+/**
+ * If `words` reach the configured crash word (see crashOnWord), take the worker thread down and
+ * return true: the caller then produces nothing for this work, as a crashed native call would not.
+ */
+function maybeCrash(cfg: Required<ScriptedConfig>, words: { word: string }[]): boolean {
+  if (!cfg.crashOnWord || !words.some((w) => w.word === cfg.crashOnWord)) return false;
+  const message = `scripted engine reached crash word "${cfg.crashOnWord}"`;
+  if (isMainThread) throw new Error(message);
+  if (cfg.crashMode === 'exit') process.exit(70);
+  // An uncaught error on the thread's own stack, outside the worker host's handlers.
+  setImmediate(() => {
+    throw new Error(message);
+  });
+  return true;
 }
 
 function busyWait(ms: number): void {
@@ -106,6 +131,7 @@ class ScriptedDecoder implements StreamingDecoder {
     busyWait(this.backend.cfg.decodeDelayMs);
     const bursts = findBursts(this.audio(), this.backend.cfg.threshold, this.backend.cfg.minGapSeconds);
     const words = bursts.map((b, i) => ({ word: this.script.peek(i), start: b.start, end: b.end, confidence: 0.9 }));
+    if (maybeCrash(this.backend.cfg, words)) return;
     this.hyp = { text: words.map((w) => w.word).join(' '), words };
   }
 
@@ -157,12 +183,15 @@ export class ScriptedBackend implements Backend {
       threshold: config.threshold ?? 0.02,
       minGapSeconds: config.minGapSeconds ?? 0.06,
       decodeDelayMs: config.decodeDelayMs ?? 0,
+      crashOnWord: config.crashOnWord ?? '',
+      crashMode: config.crashMode ?? 'exit',
     };
+    if (this.cfg.crashMode !== 'exit' && this.cfg.crashMode !== 'throw') throw new Error(`scripted: crashMode must be "exit" or "throw"`);
   }
 
   async init(): Promise<void> {}
 
-  recognize(pcm: Float32Array, options: RecognizeOptions): RecognitionResult {
+  recognize(pcm: Float32Array, options: RecognizeOptions): RecognitionResult | Promise<RecognitionResult> {
     const t0 = performance.now();
     busyWait(this.cfg.decodeDelayMs);
     const script = new Script(this.cfg.words);
@@ -172,6 +201,7 @@ export class ScriptedBackend implements Backend {
       end: b.end,
       confidence: 0.9,
     }));
+    if (maybeCrash(this.cfg, words)) return new Promise<RecognitionResult>(() => {}); // never answered: the thread dies
     const text = words.map((w) => w.word).join(' ');
     return {
       text,
