@@ -72,7 +72,8 @@ describe('metrics', () => {
     });
     await new Promise<void>((r) => webhook.listen(0, '127.0.0.1', r));
     webhookUrl = `http://127.0.0.1:${(webhook.address() as { port: number }).port}/hook`;
-    s = await startTestServer({ ...scriptedEnv(), COCHLEA_URL_ALLOW: '127.0.0.1' });
+    // A recognition that reaches the script's 12th word ("lima") takes its worker down (the crash test below).
+    s = await startTestServer({ ...scriptedEnv({ crashOnWord: 'lima' }), COCHLEA_URL_ALLOW: '127.0.0.1' });
   });
   after(async () => {
     await s?.close();
@@ -180,7 +181,7 @@ describe('metrics', () => {
   test('worker restarts and utilisation come from the pool', async () => {
     const engine = s.server.engine as WorkerEngine;
     const before = (await scrape()).m;
-    engine.pool.crashWorkerForTest(0);
+    await assert.rejects(engine.recognize(burstAudio([12]).pcm));
     for (let i = 0; i < 100 && engine.pool.snapshot().restarts === 0; i++) await new Promise((r) => setTimeout(r, 20));
     await engine.pool.whenAllReady();
     const afterM = (await scrape()).m;

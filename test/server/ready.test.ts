@@ -28,7 +28,8 @@ async function until<T>(f: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 
 
 describe('readiness', () => {
   test('starting → ready → restarting (worker crash) → ready; /health always 200', async () => {
-    const engine = createEngine({ kind: 'scripted', workers: 1 });
+    // The scripted engine takes its worker down when a recognition reaches the word "boom".
+    const engine = createEngine({ kind: 'scripted', workers: 1, backendConfig: { words: ['one', 'boom'], crashOnWord: 'boom' } });
     const app = await buildServer({ config: loadConfig({ LOG_LEVEL: 'silent', COCHLEA_API_KEYS: 'k' }), engine, keys: ['k'] });
     try {
       const ready = async () => {
@@ -45,7 +46,10 @@ describe('readiness', () => {
       assert.equal(r.body.status, 'ready');
       assert.deepEqual(r.body.workers, { ready: 1, total: 1 });
 
-      engine.pool.crashWorkerForTest(0);
+      // Two bursts: the second word is the crash word.
+      const pcm = new Float32Array(16000);
+      for (const [a, b] of [[1600, 4800], [8000, 11200]]) for (let i = a; i < b; i++) pcm[i] = 0.3 * Math.sin(i / 4);
+      await assert.rejects(engine.recognize(pcm));
       r = await until(ready, (x) => x.status === 503);
       assert.deepEqual(r.body.reasons, ['restarting']);
       assert.equal((await app.inject({ method: 'GET', url: '/health' })).statusCode, 200);
