@@ -1,9 +1,9 @@
 /**
- * Telephony audio through HTTP: the 8 kHz PCM, mu-law and a-law copies of
- * ../shared/speech/telephony_8k_en_asterisk (as WAV files, and mu-law also as a raw headerless body
- * with encoding=mulaw&sample_rate=8000) must transcribe with a corpus WER within 2 points of the
- * 16 kHz copies of the same prompts (pocketsphinx engine, one real server). This is the one place
- * the telephony corpus is decoded: the 8 kHz originals' absolute bound (CMN estimate) is here too.
+ * Telephony audio through HTTP (pocketsphinx engine, one real server): the 8 kHz originals of
+ * ../shared/speech/telephony_8k_en_asterisk within their corpus WER bound, raw headerless mu-law
+ * bodies (encoding=mulaw&sample_rate=8000) transcribed exactly like the mu-law WAVs, and the
+ * format taken from the bytes. The comparison of every copy (16 kHz, 8 kHz, mu-law, a-law: WER
+ * within 2 points of 16 kHz, 400 s of audio) runs in `npm run test:slow` (telephony-wer.slow.ts).
  * Also: the format comes from the bytes, not Content-Type.
  */
 import assert from 'node:assert/strict';
@@ -46,7 +46,7 @@ async function transcribeAll(s: TestServer, items: { body: Buffer; type: string;
   return out;
 }
 
-describe('telephony audio via HTTP: WER of 8 kHz / mu-law / a-law within 2 points of 16 kHz', { skip }, () => {
+describe('telephony audio via HTTP: 8 kHz WER bound, raw mu-law, format from the bytes', { skip }, () => {
   let clips: Clip[] = [];
   let dir = '';
   let s: TestServer;
@@ -64,15 +64,12 @@ describe('telephony audio via HTTP: WER of 8 kHz / mu-law / a-law within 2 point
 
   const score = (hyps: string[], set = clips) => corpusWer(set.map((c, i) => ({ reference: c.text!, hypothesis: hyps[i] })));
 
-  const VARIANTS = [
-    ['16k', 'audio'],
-    ['8 kHz PCM WAV', 'orig_audio'],
-    ['mu-law WAV', 'ulaw_audio'],
-    ['a-law WAV', 'alaw_audio'],
-  ] as const;
+  // The fast suite decodes the 8 kHz originals (the telephony case itself) over the corpus; the
+  // comparison of every variant (16 kHz, 8 kHz, mu-law, a-law) is telephony-wer.slow.ts.
+  const VARIANTS = [['8 kHz PCM WAV', 'orig_audio']] as const;
   const hyps: Record<string, string[]> = {};
 
-  test('all variants transcribed', async () => {
+  test('the 8 kHz originals transcribed', async () => {
     assert.ok(clips.length >= 10);
     const items = clips.flatMap((c) => VARIANTS.map(([, key]) => ({ body: fs.readFileSync(c[key]!), type: 'audio/wav' })));
     const all = await transcribeAll(s, items);
@@ -82,13 +79,6 @@ describe('telephony audio via HTTP: WER of 8 kHz / mu-law / a-law within 2 point
     });
   });
 
-  for (const [name] of VARIANTS.slice(1)) {
-    test(`${name}: WER within ${MAX_POINTS * 100} points of the 16 kHz copies`, () => {
-      assert.ok(hyps[name]?.length === clips.length, 'transcribed');
-      assert.ok(wer[name] <= wer['16k'] + MAX_POINTS, `${name}: WER ${(wer[name] * 100).toFixed(1)}% vs 16 kHz ${(wer['16k'] * 100).toFixed(1)}%`);
-    });
-  }
-
   test('the 8 kHz originals: batch WER with the per-request CMN estimate within its bound', () => {
     // Batch requests start cepstral mean normalisation from the request's own mean (see
     // cmn-estimate.test.ts): measured 60.1% with the estimate, 93.8% from the model's -cmninit.
@@ -97,15 +87,15 @@ describe('telephony audio via HTTP: WER of 8 kHz / mu-law / a-law within 2 point
   });
 
   test('raw mu-law bodies (encoding=mulaw&sample_rate=8000) give the same transcripts as the mu-law WAVs', async () => {
-    assert.ok(hyps['mu-law WAV']?.length === clips.length, 'transcribed');
     const some = clips.slice(0, 5);
+    const ulawWavs = await transcribeAll(s, some.map((c) => ({ body: fs.readFileSync(c.ulaw_audio!), type: 'audio/wav' })));
     const raws = some.map((c, i) => {
       const raw = path.join(dir, `${i}.ulaw`);
       ffmpeg(['-i', c.ulaw_audio!, '-c:a', 'copy', '-f', 'mulaw', raw]);
       return { body: fs.readFileSync(raw), type: 'application/octet-stream', query: '&encoding=mulaw&sample_rate=8000' };
     });
     const a = await transcribeAll(s, raws);
-    assert.deepEqual(a, hyps['mu-law WAV'].slice(0, 5));
+    assert.deepEqual(a, ulawWavs);
     wer['raw mu-law (5 clips)'] = score(a, some);
   });
 
