@@ -566,6 +566,12 @@ export class LiveSession {
     clearInterval(this.timer);
     this.registry.sessions.delete(this);
     if (!this.ended) this.stream.abort();
+    // A socket paused for back-pressure would never read the client's close reply (ws then waits
+    // its 30 s close timeout): read again so the close handshake completes.
+    if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
     if (this.socket.readyState === this.socket.OPEN || this.socket.readyState === this.socket.CONNECTING) this.closeSocket(code, reason);
     this.dropIfStalled(this.socket.bufferedAmount);
   }

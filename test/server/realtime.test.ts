@@ -9,9 +9,9 @@ import { after, before, describe, test } from 'node:test';
 import { authHeaders, startTestServer, type TestServer } from '../helpers/server.ts';
 import { loadSet, skipWithoutShared, type Clip } from '../helpers/speech.ts';
 import { openLive, wavPcmBytes, type LiveEvent } from '../helpers/ws.ts';
-import { corpusWer, werCounts } from '../../src/util/wer.ts';
+import { werCounts } from '../../src/util/wer.ts';
 import { RealtimeTimings } from '../../src/server/realtime.ts';
-import { burstsPcm, evenBursts, s16Bytes } from './bursts.ts';
+import { evenBursts, s16Bytes } from './bursts.ts';
 
 const noShared = skipWithoutShared();
 /** The scripted engine with its own endpointing (Silero does not take tones for speech). */
@@ -69,27 +69,7 @@ describe('real-time accuracy (pocketsphinx)', { skip: noShared }, () => {
     const streamed = finalText(c.events);
     assert.ok(wer(batch, streamed) < 0.3, `stream "${streamed}" vs batch "${batch}"`);
   });
-
-  // Batch starts CMN from the whole file's mean, a stream only from what it has heard so far
-  // (0.5 s warm-up, one re-decode at 2 s): this is the check that the two stay level.
-  test('over a corpus, streamed finals are within 2 WER points of batch transcripts', async (t) => {
-    const clips = [...loadSet('en_librispeech'), ...loadSet('en_pocketsphinx_debian')].filter((c) => c.text);
-    const streamed: string[] = [];
-    const batch: string[] = [];
-    for (const c0 of clips) {
-      batch.push(await batchTranscript(s, c0.audio));
-      const c = await openLive(wsUrl(s), authHeaders(s.key));
-      await c.sendAudio(wavPcmBytes(c0.audio));
-      c.ws.send(JSON.stringify({ type: 'close_stream' }));
-      await c.closed;
-      streamed.push(finalText(c.events));
-    }
-    const pairs = (hyps: string[]) => clips.map((c, i) => ({ reference: c.text!, hypothesis: hyps[i] }));
-    const ws = corpusWer(pairs(streamed));
-    const b = corpusWer(pairs(batch));
-    t.diagnostic(`corpus WER over ${clips.length} clips: streamed ${(ws * 100).toFixed(1)}%, batch ${(b * 100).toFixed(1)}%`);
-    assert.ok(ws <= b + 0.02, `streamed ${(ws * 100).toFixed(1)}% vs batch ${(b * 100).toFixed(1)}%`);
-  });
+  // The corpus-level check (streamed finals within 2 WER points of batch) is in test/server/wer.test.ts.
 });
 
 describe('real-time WebSocket API', () => {
