@@ -66,6 +66,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     keepAliveTimeout: 10_000,
     // On close, drop idle keep-alive sockets but let in-flight requests finish.
     forceCloseConnections: 'idle',
+    // Requests that arrive while the server closes get a 503 in the API's shape (below), not Fastify's.
+    return503OnClosing: false,
     // Every route answers with and without a trailing slash (Pulse's SDK and LiveKit post to /waves/v1/stt/).
     routerOptions: { ignoreTrailingSlash: true },
   });
@@ -98,6 +100,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const service = new TranscriptionService(engine, pipeline, analysis);
   app.decorate('transcription', service);
   app.addHook('onClose', async () => analysis.close());
+  // Set first among the close hooks (the WebSocket drain below runs after it).
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   await app.register(websocket, {
     // Frames over our own limit still arrive so the client gets an error event, not a bare 1009.
     options: { maxPayload: Math.max(config.limits.maxFrameBytes * 4, 4 * 1024 * 1024) },
@@ -154,6 +161,13 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   app.setNotFoundHandler((req, reply) => {
     sendError(req, reply, 404, { status: 'error', message: `Route ${req.method} ${req.url.split('?')[0]} not found`, errors: [] });
+  });
+
+  // Shutting down: every request but liveness is told to go elsewhere, in the shape of its path.
+  app.addHook('onRequest', async (req, reply) => {
+    if (!closing || req.routeOptions.url === '/health') return;
+    reply.header('connection', 'close').header('retry-after', '5');
+    return sendError(req, reply, 503, { status: 'error', message: 'Server is shutting down; retry on another instance', errors: [] });
   });
 
   app.addHook('onSend', async (req, reply, payload) => {
