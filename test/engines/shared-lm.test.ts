@@ -59,7 +59,7 @@ test('decoders sharing one LM decode exactly like decoders with their own, and t
 });
 
 test('backend: streaming and batch decoders share the worker LM unless their weights differ', { skip }, async () => {
-  const b = new PocketsphinxBackend({ warmDecoders: 0, streamArgs: { '-maxhmmpf': '3000' } });
+  const b = new PocketsphinxBackend({ warmDecoders: 0, shareLm: true, streamArgs: { '-maxhmmpf': '3000' } });
   await b.init();
   try {
     const d1 = b.acquire();
@@ -73,7 +73,7 @@ test('backend: streaming and batch decoders share the worker LM unless their wei
     b.release(boosted);
     b.release(d1);
     b.release(d2);
-    const b2 = new PocketsphinxBackend({ warmDecoders: 0, streamArgs: { '-lw': '8' } });
+    const b2 = new PocketsphinxBackend({ warmDecoders: 0, shareLm: true, streamArgs: { '-lw': '8' } });
     await b2.init();
     const d3 = b2.acquire();
     const d4 = b2.acquire(undefined, true);

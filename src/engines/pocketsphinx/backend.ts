@@ -127,8 +127,10 @@ export interface PocketsphinxBackendConfig extends PocketsphinxOptions {
   /**
    * Decoders of a worker search one n-gram LM loaded once per worker (see `SharedLm`) instead of
    * each loading its own copy (~35 MB each with Debian's en-us LM). Transcripts are identical.
-   * Default true. Keyword-boosted sessions (which add words and raise unigrams) always get a
-   * decoder with a private LM.
+   * Default false: with two batch jobs interleaved on one worker, shared-LM decodes were seen to
+   * differ from private-LM ones (telephony raw mu-law vs WAV), so sharing is opt-in until that is
+   * understood. Keyword-boosted sessions (which add words and raise unigrams) always get a decoder
+   * with a private LM.
    */
   shareLm?: boolean;
 }
@@ -252,7 +254,7 @@ export class PocketsphinxBackend implements Backend {
       streamCmnRefineSeconds: 2,
       keywordBoost: true,
       streamArgs: {},
-      shareLm: true,
+      shareLm: false,
       streamCmnPrior: true,
       ...config,
     };
