@@ -21,7 +21,7 @@ const MAX_POINTS = 0.02;
 const skip = skipWithoutShared('telephony WER test');
 
 async function post(s: TestServer, body: Buffer, contentType: string, query = ''): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(`${s.url}/waves/v1/pulse/get_text?language=en${query}`, {
+  const res = await fetch(`${s.url}/waves/v1/pulse/get_text?language=en&format=false${query}`, {
     method: 'POST',
     headers: authHeaders(s.key, { 'content-type': contentType }),
     body: body as unknown as BodyInit,
