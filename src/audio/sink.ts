@@ -91,6 +91,9 @@ export class PcmSink {
     if (this.exact) {
       if (this.length + x.length <= this.exact.length) {
         this.hold.growTo(Math.min(this.exact.length, Math.ceil((this.length + x.length) / BLOCK) * BLOCK) / TARGET_SAMPLE_RATE);
+        // The same 16-bit resolution as the block path, so one audio gives the same PCM whichever
+        // path it takes (raw body or WAV, declared length or not) and so the same transcript.
+        quantize16(x);
         this.exact.set(x, this.length);
         this.length += x.length;
         return;
@@ -128,7 +131,7 @@ export class PcmSink {
       let o = this.curLen;
       for (let k = i; k < i + n; k++) {
         const v = Math.round(x[k] * 32768);
-        c[o++] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+        c[o++] = v > 32767 ? 32767 : v < -32768 ? -32768 : v; // the grid quantize16() uses
       }
       this.curLen += n;
       i += n;
@@ -164,3 +167,11 @@ export class PcmSink {
 }
 
 const EMPTY = new Int16Array(0);
+
+/** Round samples in place to the 16-bit grid the block path stores (v/32768, v in [-32768, 32767]). */
+function quantize16(x: Float32Array): void {
+  for (let i = 0; i < x.length; i++) {
+    const v = Math.round(x[i] * 32768);
+    x[i] = (v > 32767 ? 32767 : v < -32768 ? -32768 : v) / 32768;
+  }
+}
