@@ -5,11 +5,11 @@
  *
  * When the final length is known up front (WAV/raw bodies of known size, or a streamed WAV with a
  * declared data size) the output is allocated once at its exact size: peak memory is the PCM
- * itself. Otherwise (ffmpeg output, whose length is only known at the end) it is collected as
- * 16-bit samples in 2 MiB blocks (half the size of Float32; 16-bit is the resolution of nearly all
- * speech sources and ~90 dB below full scale, far below what any recognizer resolves) and
- * converted to one Float32Array at the end, each block freed as soon as it is converted: peak
- * memory is about the final Float32 PCM plus one block, where it used to be twice the PCM.
+ * itself. Otherwise (ffmpeg output, whose length is only known at the end) it is collected in
+ * 4 MiB Float32 blocks joined at the end, each block freed as soon as it is copied: peak memory is
+ * about the final PCM plus one block, where it used to be twice the PCM. Samples are stored as
+ * decoded on every path (no 16-bit rounding), so one audio gives bit-identical PCM, and the same
+ * transcript, whether it arrives as raw bytes or in a container, with or without a known length.
  * When the container declares its duration (ffmpeg's "Duration:", FLAC STREAMINFO; see declare())
  * the output is allocated once at that length too. The returned array owns its ArrayBuffer up to
  * at most ~2 s of never-written tail.
@@ -18,14 +18,14 @@ import { AudioDecodeError, TARGET_SAMPLE_RATE } from './types.ts';
 import { sanitize } from './pcm.ts';
 import { BudgetHold, type AudioBudget } from './budget.ts';
 
-const BLOCK = 1 << 20; // samples (2 MiB as Int16, ~65 s)
+const BLOCK = 1 << 20; // samples (4 MiB, ~65 s)
 /** Largest output allocated up front from a declared duration (5 h of samples). */
 const MAX_DECLARED_ALLOC = 5 * 3600 * TARGET_SAMPLE_RATE;
 
 export class PcmSink {
   private exact: Float32Array | null = null;
-  private blocks: Int16Array[] = [];
-  private cur: Int16Array | null = null;
+  private blocks: Float32Array[] = [];
+  private cur: Float32Array | null = null;
   private curLen = 0;
   length = 0;
   private readonly maxSamples: number;
@@ -91,9 +91,6 @@ export class PcmSink {
     if (this.exact) {
       if (this.length + x.length <= this.exact.length) {
         this.hold.growTo(Math.min(this.exact.length, Math.ceil((this.length + x.length) / BLOCK) * BLOCK) / TARGET_SAMPLE_RATE);
-        // The same 16-bit resolution as the block path, so one audio gives the same PCM whichever
-        // path it takes (raw body or WAV, declared length or not) and so the same transcript.
-        quantize16(x);
         this.exact.set(x, this.length);
         this.length += x.length;
         return;
@@ -123,16 +120,11 @@ export class PcmSink {
         // a budget of the same size).
         const want = Math.max((this.length + x.length) / TARGET_SAMPLE_RATE, ((this.blocks.length + 1) * BLOCK) / TARGET_SAMPLE_RATE);
         this.hold.growTo(Math.min(want, this.maxSamples / TARGET_SAMPLE_RATE));
-        this.cur = new Int16Array(BLOCK);
+        this.cur = new Float32Array(BLOCK);
         this.curLen = 0;
       }
       const n = Math.min(this.cur.length - this.curLen, x.length - i);
-      const c = this.cur;
-      let o = this.curLen;
-      for (let k = i; k < i + n; k++) {
-        const v = Math.round(x[k] * 32768);
-        c[o++] = v > 32767 ? 32767 : v < -32768 ? -32768 : v; // the grid quantize16() uses
-      }
+      this.cur.set(x.subarray(i, i + n), this.curLen);
       this.curLen += n;
       i += n;
     }
@@ -156,22 +148,14 @@ export class PcmSink {
     this.blocks = [];
     if (this.cur) blocks.push(this.cur.subarray(0, this.curLen));
     this.cur = null;
-    const k = 1 / 32768;
     for (let b = 0; b < blocks.length; b++) {
-      const blk = blocks[b];
-      for (let i = 0; i < blk.length; i++) out[o++] = blk[i] * k;
-      blocks[b] = EMPTY; // freed as we go: peak ≈ the Float32 output plus one block
+      out.set(blocks[b], o);
+      o += blocks[b].length;
+      blocks[b] = EMPTY; // freed as we go: peak ≈ the output plus one block
     }
     return out;
   }
 }
 
-const EMPTY = new Int16Array(0);
+const EMPTY = new Float32Array(0);
 
-/** Round samples in place to the 16-bit grid the block path stores (v/32768, v in [-32768, 32767]). */
-function quantize16(x: Float32Array): void {
-  for (let i = 0; i < x.length; i++) {
-    const v = Math.round(x[i] * 32768);
-    x[i] = (v > 32767 ? 32767 : v < -32768 ? -32768 : v) / 32768;
-  }
-}
