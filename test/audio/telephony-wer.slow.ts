@@ -7,40 +7,15 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { authHeaders, startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { TELEPHONY_SET, transcribeAll } from './telephony-helpers.ts';
 import { loadSet, skipWithoutShared, type Clip } from '../helpers/speech.ts';
 import { corpusWer } from '../../src/util/wer.ts';
 import { tempDir } from './helpers.ts';
 
-const SET = 'telephony_8k_en_asterisk';
+const SET = TELEPHONY_SET;
 const MAX_POINTS = 0.02;
 const skip = skipWithoutShared('telephony WER test');
-
-async function post(s: TestServer, body: Buffer, contentType: string, query = ''): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(`${s.url}/waves/v1/pulse/get_text?language=en&format=false${query}`, {
-    method: 'POST',
-    headers: authHeaders(s.key, { 'content-type': contentType }),
-    body: body as unknown as BodyInit,
-  });
-  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
-}
-
-/** Transcribe every item, two requests at a time (batch results do not depend on request order: determinism.test.ts). */
-async function transcribeAll(s: TestServer, items: { body: Buffer; type: string; query?: string }[], concurrency = 2): Promise<string[]> {
-  const out: string[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        const r = await post(s, items[i].body, items[i].type, items[i].query);
-        assert.equal(r.status, 200, JSON.stringify(r.json));
-        out[i] = String(r.json.transcription ?? '');
-      }
-    }),
-  );
-  return out;
-}
 
 describe('telephony audio via HTTP: WER of 8 kHz / mu-law / a-law within 2 points of 16 kHz', { skip }, () => {
   let clips: Clip[] = [];

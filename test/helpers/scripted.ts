@@ -53,14 +53,8 @@ export function burstsPcm16(n: number, o: Parameters<typeof bursts>[1] = {}): Bu
   return b;
 }
 
-export interface ScriptedConfig {
-  words?: string[];
-  threshold?: number;
-  minGapSeconds?: number;
-  decodeDelayMs?: number;
-  crashOnWord?: string;
-  crashMode?: 'exit' | 'throw';
-}
+export type { ScriptedConfig } from '../../src/engines/scripted/backend.ts';
+import type { ScriptedConfig } from '../../src/engines/scripted/backend.ts';
 
 /** Server environment selecting the scripted engine with this script. */
 export function scriptedEnv(cfg: ScriptedConfig = {}): Record<string, string> {
