@@ -49,6 +49,10 @@ describe('real-time sessions dropped abruptly (soak)', () => {
         await settle();
         if (process.env.ROUNDS) console.error('round', r, (process.memoryUsage().rss / 2 ** 20).toFixed(0));
       }
+      // Workers give freed native memory back (malloc_trim) about a second after their sessions
+      // close: measure after that, both before and after the measured round.
+      const trimmed = () => new Promise((r) => setTimeout(r, 2500));
+      await trimmed();
       global.gc?.();
       const rssBefore = process.memoryUsage().rss;
       await cycle(50);
@@ -60,6 +64,7 @@ describe('real-time sessions dropped abruptly (soak)', () => {
       }
       assert.equal(s.server.app.websocketServer.clients.size, 0);
       assert.deepEqual(engine.pool.workerThreadIds(), threadsBefore, 'no worker was replaced or added');
+      await trimmed();
       global.gc?.();
       const growthMb = (process.memoryUsage().rss - rssBefore) / 2 ** 20;
       assert.ok(growthMb < 64, `RSS grew ${growthMb.toFixed(1)} MB after 50 dropped sessions`);
