@@ -67,7 +67,11 @@ describe('real-time sessions dropped abruptly (soak)', () => {
       await trimmed();
       global.gc?.();
       const growthMb = (process.memoryUsage().rss - rssBefore) / 2 ** 20;
-      assert.ok(growthMb < 64, `RSS grew ${growthMb.toFixed(1)} MB after 50 dropped sessions`);
+      // A leak per session would be far above this: a pocketsphinx decoder is 49–84 MB and a Silero
+      // VAD ~9 MB, so 50 leaked sessions hold ≥ 450 MB. Allocator noise between rounds was measured
+      // up to 117 MB (clean-clone CI, after the workers' malloc_trim).
+      console.log(`# RSS growth after the measured round of 50 dropped sessions: ${growthMb.toFixed(1)} MB`);
+      assert.ok(growthMb < 256, `RSS grew ${growthMb.toFixed(1)} MB after 50 dropped sessions`);
       // And the server still serves a new session.
       const c = await openLive(url, authHeaders(s.key));
       c.ws.send(JSON.stringify({ type: 'close_stream' }));
