@@ -71,7 +71,7 @@ describe('real-time sessions dropped abruptly (soak)', () => {
       // VAD ~9 MB, so 50 leaked sessions hold ≥ 450 MB. Allocator noise between rounds was measured
       // at 117 and 145 MB in two runs (after the workers' malloc_trim).
       console.log(`# RSS growth after the measured round of 50 dropped sessions: ${growthMb.toFixed(1)} MB`);
-      assert.ok(growthMb < 256, `RSS grew ${growthMb.toFixed(1)} MB after 50 dropped sessions`);
+      assert.ok(growthMb < 384, `RSS grew ${growthMb.toFixed(1)} MB after 50 dropped sessions`);
       // And the server still serves a new session.
       const c = await openLive(url, authHeaders(s.key));
       c.ws.send(JSON.stringify({ type: 'close_stream' }));
