@@ -34,32 +34,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
-import { median, percentile, sharedAvailable, type BenchContext, type BenchSection } from './lib.ts';
+import { BPS, CHUNK, f32, median, percentile, sharedAvailable, type BenchContext, type BenchSection, type StreamClip } from './lib.ts';
 import { startTestServer, type TestServer } from '../test/helpers/server.ts';
 import { wavPcmBytes } from '../test/helpers/ws.ts';
 
-const CHUNK = 4096; // bytes of linear16 = 128 ms at 16 kHz
-const BPS = 32000;
-
-interface Clip {
-  id: string;
-  pcm: Buffer;
-  duration: number;
-  speechStart: number;
-  speechEnd: number;
-}
+type Clip = StreamClip;
 
 function arg(name: string): string | undefined {
   const a = process.argv;
   const i = a.findIndex((x) => x === name || x.startsWith(name + '='));
   if (i < 0) return undefined;
   return a[i].includes('=') ? a[i].slice(a[i].indexOf('=') + 1) : a[i + 1];
-}
-
-function f32(pcm: Buffer): Float32Array {
-  const out = new Float32Array(pcm.length >> 1);
-  for (let i = 0; i < out.length; i++) out[i] = pcm.readInt16LE(i * 2) / 32768;
-  return out;
 }
 
 function readClips(ctx: BenchContext): { id: string; pcm: Buffer }[] {

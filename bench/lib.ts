@@ -48,3 +48,23 @@ export function percentile(xs: number[], p: number): number {
 export function sharedAvailable(ctx: BenchContext): boolean {
   return fs.existsSync(path.join(ctx.sharedDir, 'speech'));
 }
+
+/** Real-time streaming benches (streaming.ts, capacity.ts): 16 kHz linear16 sent in 4096-byte frames. */
+export const CHUNK = 4096; // bytes of linear16 = 128 ms at 16 kHz
+export const BPS = 32000;
+
+/** A clip for the streaming benches, with where its speech starts and ends (from a batch decode). */
+export interface StreamClip {
+  id: string;
+  pcm: Buffer;
+  duration: number;
+  speechStart: number;
+  speechEnd: number;
+}
+
+/** linear16 bytes → float PCM. */
+export function f32(pcm: Buffer): Float32Array {
+  const out = new Float32Array(pcm.length >> 1);
+  for (let i = 0; i < out.length; i++) out[i] = pcm.readInt16LE(i * 2) / 32768;
+  return out;
+}

@@ -15,27 +15,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
-import { median, percentile, sharedAvailable, type BenchContext, type BenchSection } from './lib.ts';
+import { BPS, CHUNK, f32, median, percentile, sharedAvailable, type BenchContext, type BenchSection, type StreamClip } from './lib.ts';
 import { startTestServer, type TestServer } from '../test/helpers/server.ts';
 import { wavPcmBytes } from '../test/helpers/ws.ts';
 import type { Engine, SpeechEvent } from '../src/engines/types.ts';
 
-const CHUNK = 4096; // bytes of linear16 = 128 ms at 16 kHz
-const BPS = 32000;
-
-interface Clip {
-  id: string;
-  pcm: Buffer;
-  duration: number;
-  speechStart: number;
-  speechEnd: number;
-}
-
-function f32(pcm: Buffer): Float32Array {
-  const out = new Float32Array(pcm.length >> 1);
-  for (let i = 0; i < out.length; i++) out[i] = pcm.readInt16LE(i * 2) / 32768;
-  return out;
-}
+type Clip = StreamClip;
 
 async function loadClips(ctx: BenchContext, engine: Engine, n: number): Promise<Clip[]> {
   const dir = path.join(ctx.sharedDir, 'speech', 'en_librispeech');
