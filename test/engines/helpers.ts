@@ -5,6 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { after } from 'node:test';
+import type { PocketsphinxBackend } from '../../src/engines/pocketsphinx/backend.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SHARED_DIR = process.env.COCHLEA_SHARED_DIR ?? path.resolve(REPO_ROOT, '..', 'shared');
@@ -154,4 +156,23 @@ export function soundSpan(active: boolean[], minRun = 5): { onset: number; offse
   }
   if (runs.length === 0) return { onset: 0, offset: 0 };
   return { onset: runs[0][0] / 100, offset: runs[runs.length - 1][1] / 100 };
+}
+
+/**
+ * A pocketsphinx backend factory for one test file: each backend is initialised (no warm
+ * decoders unless asked) and disposed when the file's tests are done.
+ */
+export function pocketsphinxBackends(): (cfg?: ConstructorParameters<typeof PocketsphinxBackend>[0]) => Promise<PocketsphinxBackend> {
+  const made: PocketsphinxBackend[] = [];
+  after(() => {
+    for (const b of made) b.dispose();
+  });
+  return async (cfg = {}) => {
+    // Loaded on use: importing this helper must not load the native library.
+    const { PocketsphinxBackend } = await import('../../src/engines/pocketsphinx/backend.ts');
+    const b = new PocketsphinxBackend({ warmDecoders: 0, ...cfg });
+    await b.init();
+    made.push(b);
+    return b;
+  };
 }

@@ -6,12 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { test, before, after } from 'node:test';
+import { test, before } from 'node:test';
 import { decodeAudio } from '../../src/audio/index.ts';
 import { PocketsphinxBackend } from '../../src/engines/pocketsphinx/backend.ts';
 import type { Hypothesis } from '../../src/engines/backend.ts';
 import { loadSet, skipWithoutShared } from '../helpers/speech.ts';
-import { skipWithoutPocketsphinx } from './helpers.ts';
+import { pocketsphinxBackends, skipWithoutPocketsphinx } from './helpers.ts';
 
 const skip = skipWithoutPocketsphinx() || skipWithoutShared();
 const SR = 16000;
@@ -23,17 +23,7 @@ before(async () => {
     clips.push({ pcm: (await decodeAudio(fs.readFileSync(c.audio))).pcm, text: c.text! });
   }
 });
-const backends: PocketsphinxBackend[] = [];
-after(() => {
-  for (const b of backends) b.dispose();
-});
-
-async function backend(cfg: ConstructorParameters<typeof PocketsphinxBackend>[0] = {}) {
-  const b = new PocketsphinxBackend({ warmDecoders: 0, ...cfg });
-  await b.init();
-  backends.push(b);
-  return b;
-}
+const backend = pocketsphinxBackends();
 
 /** One session over `pcm` in passes of the given sizes (cycled); returns partials and the final. */
 function stream(b: PocketsphinxBackend, pcm: Float32Array, passSizes: number[]) {

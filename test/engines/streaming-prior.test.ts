@@ -5,25 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import { decodeAudio } from '../../src/audio/index.ts';
 import { PocketsphinxBackend } from '../../src/engines/pocketsphinx/backend.ts';
 import { loadSet, skipWithoutShared } from '../helpers/speech.ts';
-import { skipWithoutPocketsphinx } from './helpers.ts';
+import { pocketsphinxBackends, skipWithoutPocketsphinx } from './helpers.ts';
 
 const skip = skipWithoutPocketsphinx() || skipWithoutShared();
 const SR = 16000;
-const backends: PocketsphinxBackend[] = [];
-after(() => {
-  for (const b of backends) b.dispose();
-});
-
-async function backend(cfg: ConstructorParameters<typeof PocketsphinxBackend>[0] = {}) {
-  const b = new PocketsphinxBackend({ warmDecoders: 0, ...cfg });
-  await b.init();
-  backends.push(b);
-  return b;
-}
+const backend = pocketsphinxBackends();
 
 function stream(b: PocketsphinxBackend, pcm: Float32Array, pass: number) {
   const dec = b.createDecoder({});
