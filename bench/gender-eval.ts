@@ -9,6 +9,10 @@
  * parameters: the two spreads in voice/gender.ts were chosen on these) and held-out sets
  * (evaluation only: RAVDESS CC BY-NC-SA, Emo-DB no licence, RESPIN unverified licence).
  *
+ * Also reported: an ablation (each clip decided by the f0 cue alone and by the ΔF cue alone, same
+ * class model) and the calibration of the confidence (log-loss and Brier score of p(female), mean
+ * confidence of the wrong decisions), for dev, held-out and all clips.
+ *
  * --speed also times the pitch tracker against `pitchfinder`'s YIN (GPL-3.0, so not a dependency:
  * it is used only if you installed it yourself, e.g. `npm i --no-save pitchfinder`).
  *
@@ -27,6 +31,7 @@ import { Pipeline, baseTranscript } from '../src/pipeline/pipeline.ts';
 import { InlineAnalysis } from '../src/pipeline/analysis/pool.ts';
 import { DEFAULT_OPTIONS, StageState, type SpeakerTurn } from '../src/pipeline/types.ts';
 import { EMOTION_MODEL } from '../src/pipeline/voice/emotion.ts';
+import { classifyGender } from '../src/pipeline/voice/gender.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -41,6 +46,13 @@ interface Row {
   confidence: number;
   f0: number;
   formantSpacing: number;
+  /** Standard error of the median log ΔF (features.ts). */
+  formantSpacingLogSe: number;
+  /** log p(x|female) − log p(x|male) of the full decision (NaN when no estimate). */
+  llr: number;
+  /** Ablation: the decision from one cue alone (same class model, the other cue left out). */
+  predictedF0Only: string | null;
+  predictedFormantOnly: string | null;
   seconds: number;
   ms: number;
 }
@@ -73,6 +85,10 @@ export async function evaluate(shared = SHARED_DIR, log: (m: string) => void = c
       const seconds = pcm.length / 16000;
       const [r] = (await runTask({ task: 'gender', input: { groups: [[pcm]] } })) as GenderTaskOutput;
       const ms = performance.now() - t0;
+      const f = r.features;
+      const f0Only = classifyGender({ ...f, formantFrames: 0 });
+      // ΔF alone: the f0 term is removed by giving f0 the geometric mean of the two class means (LLR 0).
+      const dfOnly = f.formantFrames > 0 && Number.isFinite(f.formantSpacing) ? classifyGender({ ...f, f0: Math.sqrt(120 * 210) }) : null;
       rows.push({
         set,
         id: c.id,
@@ -81,6 +97,10 @@ export async function evaluate(shared = SHARED_DIR, log: (m: string) => void = c
         confidence: r.decision?.confidence ?? 0,
         f0: r.features.f0,
         formantSpacing: r.features.formantSpacing,
+        formantSpacingLogSe: r.features.formantSpacingLogSe,
+        llr: r.decision?.llr ?? NaN,
+        predictedF0Only: f0Only?.gender ?? null,
+        predictedFormantOnly: dfOnly?.gender ?? null,
         seconds,
         ms,
       });
@@ -90,8 +110,28 @@ export async function evaluate(shared = SHARED_DIR, log: (m: string) => void = c
   return rows;
 }
 
-function acc(rows: Row[]): [number, number] {
-  return [rows.filter((r) => r.predicted === r.truth).length, rows.length];
+function acc(rows: Row[], key: 'predicted' | 'predictedF0Only' | 'predictedFormantOnly' = 'predicted'): [number, number] {
+  return [rows.filter((r) => r[key] === r.truth).length, rows.length];
+}
+
+/**
+ * Calibration of the confidence: mean log-loss (nats) and Brier score of p(female) = sigmoid(LLR),
+ * and the mean confidence of wrong decisions. Clips without an estimate count as p = 0.5.
+ */
+function calibration(rows: Row[]): { logLoss: number; brier: number; confWrong: number } {
+  let ll = 0, br = 0, cw = 0, nw = 0;
+  for (const r of rows) {
+    const p = Number.isFinite(r.llr) ? Math.min(1 - 1e-6, Math.max(1e-6, 1 / (1 + Math.exp(-r.llr)))) : 0.5;
+    const y = r.truth === 'female' ? 1 : 0;
+    ll -= y * Math.log(p) + (1 - y) * Math.log(1 - p);
+    br += (p - y) ** 2;
+    if (r.predicted !== r.truth) {
+      cw += r.confidence;
+      nw++;
+    }
+  }
+  const n = Math.max(1, rows.length);
+  return { logLoss: ll / n, brier: br / n, confWrong: nw ? cw / nw : NaN };
 }
 
 export function summarize(rows: Row[]): { table: (string | number)[][]; metrics: Record<string, number> } {
@@ -103,7 +143,7 @@ export function summarize(rows: Row[]): { table: (string | number)[][]; metrics:
     const [ok, n] = acc(rs);
     const m = rs.filter((r) => r.truth === 'male');
     const f = rs.filter((r) => r.truth === 'female');
-    table.push([set, DEV_SETS.includes(set) ? 'dev' : 'held-out', n, `${ok}/${n}`, +(ok / n).toFixed(3), m.length ? `${acc(m)[0]}/${m.length}` : '-', f.length ? `${acc(f)[0]}/${f.length}` : '-', +(rs.filter((r) => r.predicted === null).length)]);
+    table.push([set, DEV_SETS.includes(set) ? 'dev' : 'held-out', n, `${ok}/${n}`, +(ok / n).toFixed(3), m.length ? `${acc(m)[0]}/${m.length}` : '-', f.length ? `${acc(f)[0]}/${f.length}` : '-', +(rs.filter((r) => r.predicted === null).length), `${acc(rs, 'predictedF0Only')[0]}/${n}`, `${acc(rs, 'predictedFormantOnly')[0]}/${n}`]);
     metrics[`accuracy_${set}`] = ok / n;
   }
   const dev = rows.filter((r) => DEV_SETS.includes(r.set));
@@ -111,6 +151,14 @@ export function summarize(rows: Row[]): { table: (string | number)[][]; metrics:
   metrics.accuracy_dev = acc(dev)[0] / Math.max(1, dev.length);
   metrics.accuracy_held_out = acc(held)[0] / Math.max(1, held.length);
   metrics.accuracy_overall = acc(rows)[0] / Math.max(1, rows.length);
+  for (const [name, rs] of [['dev', dev], ['held_out', held], ['overall', rows]] as const) {
+    metrics[`ablation_f0_only_${name}`] = acc(rs, 'predictedF0Only')[0] / Math.max(1, rs.length);
+    metrics[`ablation_formant_only_${name}`] = acc(rs, 'predictedFormantOnly')[0] / Math.max(1, rs.length);
+    const c = calibration(rs);
+    metrics[`log_loss_${name}`] = c.logLoss;
+    metrics[`brier_${name}`] = c.brier;
+    metrics[`confidence_when_wrong_${name}`] = c.confWrong;
+  }
   metrics.clips = rows.length;
   const secs = rows.reduce((a, r) => a + r.seconds, 0);
   metrics.ms_per_audio_second = rows.reduce((a, r) => a + r.ms, 0) / Math.max(1e-9, secs);
@@ -193,7 +241,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
   return {
     name: 'gender',
     metrics: { ...metrics, emotion_model_installed: !!emotion },
-    tables: [{ title: 'Gender accuracy by set (whole-file estimate)', columns: ['set', 'split', 'clips', 'correct', 'accuracy', 'male', 'female', 'no estimate'], rows: table }],
+    tables: [{ title: 'Gender accuracy by set (whole-file estimate)', columns: ['set', 'split', 'clips', 'correct', 'accuracy', 'male', 'female', 'no estimate', 'f0 only', 'ΔF only'], rows: table }],
     notes: [
       'dev sets (PD / CC-BY / CC-BY-SA) chose the two spreads of the classifier; held-out sets were never used to choose anything.',
       emotion ? `emotion model ${EMOTION_MODEL} installed` : `emotion model ${EMOTION_MODEL} not installed: no emotion accuracy measured (cochlea models pull ${EMOTION_MODEL})`,
@@ -205,12 +253,12 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const args = process.argv.slice(2);
   const rows = await evaluate();
   const { table, metrics } = summarize(rows);
-  console.log('\nset | split | clips | correct | accuracy | male | female | no estimate');
+  console.log('\nset | split | clips | correct | accuracy | male | female | no estimate | f0 only | ΔF only');
   for (const r of table) console.log(r.join(' | '));
-  for (const [k, v] of Object.entries(metrics)) if (!k.startsWith('accuracy_') || !k.includes('_', 9)) console.log(`${k}: ${typeof v === 'number' ? +v.toFixed(4) : v}`);
+  for (const [k, v] of Object.entries(metrics)) if (!k.startsWith('accuracy_') || !k.includes('_', 9) || k === 'accuracy_held_out') console.log(`${k}: ${typeof v === 'number' ? +v.toFixed(4) : v}`);
   console.log(`accuracy_dev: ${metrics.accuracy_dev.toFixed(4)}  accuracy_held_out: ${metrics.accuracy_held_out.toFixed(4)}`);
   console.log('\nerrors:');
-  for (const r of rows.filter((r) => r.predicted !== r.truth)) console.log(`  ${r.set} ${r.id} truth=${r.truth} got=${r.predicted} conf=${r.confidence} f0=${r.f0.toFixed(0)} dF=${r.formantSpacing.toFixed(0)}`);
+  for (const r of rows.filter((r) => r.predicted !== r.truth)) console.log(`  ${r.set} ${r.id} truth=${r.truth} got=${r.predicted} conf=${r.confidence} f0=${r.f0.toFixed(0)} dF=${r.formantSpacing.toFixed(0)} seLogDF=${r.formantSpacingLogSe.toFixed(3)}`);
   const spk = await evaluateSpeakers();
   const ok = spk.filter((r) => r.predicted === r.truth).length;
   console.log(`\nper speaker (AMI clips, reference RTTM turns, through the gender stage): ${ok}/${spk.length}`);

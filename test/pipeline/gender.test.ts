@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { createRequire } from 'node:module';
 import { yin } from '../../src/pipeline/voice/yin.ts';
 import { formantsAt, formantSpacing } from '../../src/pipeline/voice/formants.ts';
-import { voiceFeatures } from '../../src/pipeline/voice/features.ts';
+import { medianLogSe, voiceFeatures } from '../../src/pipeline/voice/features.ts';
 import { classifyGender } from '../../src/pipeline/voice/gender.ts';
 import { budgetSpans, genderStage, mergeSpans, MAX_SECONDS_PER_SPEAKER } from '../../src/pipeline/stages/gender.ts';
 import { Pipeline, baseTranscript } from '../../src/pipeline/pipeline.ts';
@@ -93,7 +93,7 @@ test('LPC formants and the formant spacing recover a synthetic vowel tract', () 
 });
 
 test('classifier: a low-f0 long tract is male, a high-f0 short tract is female, no voice is no estimate', () => {
-  const base = { voicedFrames: 200, voicedSeconds: 2, formantFrames: 100, narrowband: false };
+  const base = { voicedFrames: 200, voicedSeconds: 2, formantFrames: 100, formantSpacingLogSe: 0.01, narrowband: false };
   const m = classifyGender({ ...base, f0: 115, formantSpacing: 1010 })!;
   const f = classifyGender({ ...base, f0: 215, formantSpacing: 1190 })!;
   assert.equal(m.gender, 'male');
@@ -106,6 +106,35 @@ test('classifier: a low-f0 long tract is male, a high-f0 short tract is female, 
   const amb = classifyGender({ ...base, f0: 160, formantSpacing: 1100 })!;
   assert.ok(amb.confidence < 0.75, `ambiguous confidence ${amb.confidence}`);
   assert.equal(classifyGender({ ...base, voicedFrames: 3, f0: 200, formantSpacing: 1100 }), null);
+});
+
+test('standard error of a median log ΔF: √(π/2)·σ/√n for independent frames, larger for correlated ones', () => {
+  const rnd = noise(11);
+  // Approximately normal (sum of 12 uniforms, σ = 0.05 in log units), independent.
+  const gauss = () => (Array.from({ length: 12 }, () => (rnd() + 1) / 2).reduce((a, v) => a + v, 0) - 6) * 0.05;
+  const iid = Array.from({ length: 400 }, gauss);
+  const expected = (Math.sqrt(Math.PI / 2) * 0.05) / Math.sqrt(400);
+  const se = medianLogSe(iid);
+  assert.ok(Math.abs(se / expected - 1) < 0.2, `iid SE ${se.toFixed(4)} vs ${expected.toFixed(4)}`);
+  // The same values each held for 5 consecutive frames (ρ ≈ 0.8): about 5× fewer independent frames.
+  const held = iid.slice(0, 80).flatMap((v) => [v, v, v, v, v]);
+  const seHeld = medianLogSe(held);
+  assert.ok(seHeld > 1.8 * se, `correlated SE ${seHeld.toFixed(4)} vs iid ${se.toFixed(4)}`);
+  assert.equal(medianLogSe([1, 1, 1, 1]), 0);
+  assert.ok(Number.isNaN(medianLogSe([0.1, 0.2])));
+});
+
+test('classifier: a poorly measured ΔF weighs less against f0', () => {
+  const base = { voicedFrames: 200, voicedSeconds: 2, formantFrames: 100, narrowband: false };
+  // Clearly male f0, female-like ΔF: well measured, ΔF decides; measured with a large standard
+  // error, the f0 cue decides.
+  const sure = classifyGender({ ...base, f0: 125, formantSpacing: 1190, formantSpacingLogSe: 0.005 })!;
+  const unsure = classifyGender({ ...base, f0: 125, formantSpacing: 1190, formantSpacingLogSe: 0.1 })!;
+  assert.equal(sure.gender, 'female');
+  assert.equal(unsure.gender, 'male');
+  // Without a standard error (NaN) the class spread alone is used.
+  const nan = classifyGender({ ...base, f0: 125, formantSpacing: 1190, formantSpacingLogSe: NaN })!;
+  assert.ok(nan.llr > sure.llr && sure.llr > 0 && unsure.llr < 0, `LLR ${nan.llr} > ${sure.llr} > 0 > ${unsure.llr}`);
 });
 
 /**
@@ -225,6 +254,8 @@ test('the gender task runs in the Piscina analysis worker with the PCM transferr
     assert.equal(pcm.length, 0, 'buffer transferred, not copied');
     assert.equal(out[0].decision?.gender, 'female');
     assert.ok(out[0].features.f0 > 165 && out[0].features.f0 < 260, `f0 ${out[0].features.f0}`);
+    const se = out[0].features.formantSpacingLogSe;
+    assert.ok(se > 0 && se < 0.05, `SE of log ΔF ${se}`);
   } finally {
     await pool.close();
   }

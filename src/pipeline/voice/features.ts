@@ -19,6 +19,11 @@ export interface VoiceFeatures {
   formantSpacing: number;
   /** Frames that gave a ΔF. */
   formantFrames: number;
+  /**
+   * Standard error of the median log ΔF (natural log), from the frames' own spread and their
+   * serial correlation (see `medianLogSe`): how well this speaker's ΔF is measured. NaN without ΔF.
+   */
+  formantSpacingLogSe: number;
   /** Telephone-band audio (nothing above ~4 kHz): ΔF from F1..F3 only. */
   narrowband: boolean;
 }
@@ -52,6 +57,34 @@ export function bandEnergies(pcm: Float32Array, centres: number[], sampleRate = 
 const MAX_APERIODICITY = 0.12;
 /** ΔF is measured on at most this many voiced frames per speaker (evenly spread): LPC root finding is the cost. */
 const MAX_FORMANT_FRAMES = 400;
+
+/**
+ * Standard error of the median of a serially correlated series (natural-log values in time order):
+ *
+ *   SE = √(π/2) · σ̂ / √n_eff,   σ̂ = 1.4826 · MAD,   n_eff = n · (1 − ρ) / (1 + ρ)
+ *
+ * √(π/2)·σ/√n is the large-sample standard error of a sample median of normal data; 1.4826·MAD is
+ * the robust (outlier-resistant) estimate of σ; n_eff is the usual AR(1) effective sample size for
+ * a lag-1 autocorrelation ρ (consecutive 10 ms frames measure nearly the same vocal-tract shape, so
+ * n frames carry far fewer than n independent measurements). ρ is clamped to [0, 0.99]. NaN for
+ * fewer than 3 values. No constant here is fitted to data.
+ */
+export function medianLogSe(logs: number[]): number {
+  const n = logs.length;
+  if (n < 3) return NaN;
+  const med = median(logs);
+  const sigma = 1.4826 * median(logs.map((v) => Math.abs(v - med)));
+  const mean = logs.reduce((a, v) => a + v, 0) / n;
+  let c0 = 0, c1 = 0;
+  for (let i = 0; i < n; i++) {
+    const d = logs[i] - mean;
+    c0 += d * d;
+    if (i > 0) c1 += d * (logs[i - 1] - mean);
+  }
+  const rho = c0 > 0 ? Math.min(0.99, Math.max(0, c1 / c0)) : 0;
+  const nEff = Math.max(1, (n * (1 - rho)) / (1 + rho));
+  return (Math.sqrt(Math.PI / 2) * sigma) / Math.sqrt(nEff);
+}
 
 function median(v: number[]): number {
   if (!v.length) return NaN;
@@ -112,6 +145,7 @@ export function voiceFeatures(groups: Float32Array[][], sampleRate = 16000): Voi
       voicedSeconds: f0s.length * hop,
       formantSpacing: median(spacings),
       formantFrames: spacings.length,
+      formantSpacingLogSe: medianLogSe(spacings.map(Math.log)),
       narrowband,
     };
   });
