@@ -99,9 +99,10 @@ async function stream(s: TestServer, clips: Clip[], seconds: number): Promise<St
       if (e.type !== 'transcription') return;
       const words = (e.words ?? []) as { end: number }[];
       const sent = sentBytes / BPS;
-      if (!e.is_final && words.length > 0) {
+      // Interim events carry no words (pulse-spec §3.1); their `end` is the end of the newest word.
+      if (!e.is_final && (words.length > 0 || e.transcript)) {
         if (st.firstPartial === undefined) st.firstPartial = (now - t0) / 1000 - onset;
-        const end = words[words.length - 1].end;
+        const end = words.length ? words[words.length - 1].end : (e.end as number);
         if (end > newest) {
           newest = end;
           st.lags.push([sent, sent - end]);

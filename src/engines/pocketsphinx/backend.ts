@@ -117,10 +117,12 @@ export interface PocketsphinxBackendConfig extends PocketsphinxOptions {
    * Streaming (with cmnEstimate and a warm-up): once earlier sessions of this worker have given
    * their CMN estimate (the mean of their first `streamCmnRefineSeconds`, averaged over the last 8
    * sessions), a new session does not hold its first audio for the warm-up: it decodes at once
-   * from that server-wide prior for its first partials, and at the warm-up mark (or a finalize
-   * before it) the audio so far is decoded again from the session's own mean exactly as after a
-   * hold. First partials come up to `streamCmnWarmupSeconds` earlier; finals are identical to
-   * those without the prior; the price is decoding the first `streamCmnWarmupSeconds` twice.
+   * from that server-wide prior for its partials until the refine mark, where the audio so far is
+   * decoded again from the session's own mean (as without the prior); a segment ended before that
+   * mark is decoded again at its end from the mean of all its audio (as a finalize during the
+   * hold). Finals never depend on the prior; segments that reach the refine mark, and those ended
+   * within the warm-up, decode exactly as without it. First partials come up to
+   * `streamCmnWarmupSeconds` earlier and no re-decode happens at the warm-up mark.
    * The first session of a worker still holds. Default true.
    */
   streamCmnPrior?: boolean;
@@ -721,12 +723,18 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
         // mean exactly as after a hold, so finals never depend on the prior (or on earlier sessions).
         const prior = warm > 0 ? this.backend.cmnPrior() : null;
         if (prior && prior.length === cepSize) {
+          // The prior carries the decode up to the refine mark (no re-decode at the warm-up mark:
+          // that re-decode cost 140–200 ms of worker time right at a typical speech onset and
+          // delayed the first partial). A segment ended before that mark is decoded again at its
+          // end from the mean of all its audio, as after a forced end of the hold.
           this.started = true;
-          this.provisionalUntil = warm;
+          this.provisionalUntil = Math.max(warm, refine);
           d.startStream(prior);
+          this.marks.push(Math.max(warm, refine));
+        } else {
+          if (warm > 0) this.marks.push(warm);
+          if (refine > warm) this.marks.push(refine);
         }
-        if (warm > 0) this.marks.push(warm);
-        if (refine > warm) this.marks.push(refine);
         this.priorAt = Math.max(warm, refine);
       }
       if (this.marks.length > 0) this.segAudio = [];
