@@ -17,7 +17,8 @@
  *   audio second.
  * The engine's batch throughput is measured in the same run (the same clips through
  * engine.recognize, one at a time), as wall RTFx and CPU RTFx (audio seconds per CPU second).
- * Memory: RSS growth per session with 16 sessions open that have each received 3 s of audio.
+ * Memory: on a fresh server, RSS growth per session with 16 sessions open that have each received
+ * 3 s of audio.
  *
  * A/B: `--capacity-ab '{"A":{...},"B":{...}}'` (COCHLEA_POCKETSPHINX_CONFIG objects) runs one
  * server per configuration and interleaves them level by level (A, B, A, B...) on the same clips,
@@ -192,7 +193,7 @@ async function rssPerSession(s: TestServer, clip: Clip, n: number): Promise<numb
       return ws;
     }),
   );
-  for (const ws of socks) ws.send(clip.pcm.subarray(0, 3 * BPS));
+  for (const ws of socks) for (let off = 0; off < 3 * BPS; off += CHUNK) ws.send(clip.pcm.subarray(off, Math.min(off + CHUNK, 3 * BPS)));
   await new Promise((r) => setTimeout(r, 4000));
   const rss = process.memoryUsage().rss;
   await Promise.all(
@@ -210,6 +211,18 @@ async function rssPerSession(s: TestServer, clip: Clip, n: number): Promise<numb
 const r1 = (x: number) => Math.round(x * 10) / 10;
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
+/**
+ * A server for one configuration. `codeRoot`: run it from another checkout of the repo (e.g. the
+ * commit before a change, extracted with `git archive` and its node_modules linked), in this process.
+ */
+async function startConfig(c: object | null): Promise<TestServer> {
+  const { codeRoot, ...cfg } = (c ?? {}) as { codeRoot?: string };
+  const start = codeRoot
+    ? ((await import(path.resolve(codeRoot, 'test/helpers/server.ts'))) as { startTestServer: typeof startTestServer }).startTestServer
+    : startTestServer;
+  return start({ COCHLEA_MAX_SESSIONS: '64', ...(Object.keys(cfg).length ? { COCHLEA_POCKETSPHINX_CONFIG: JSON.stringify(cfg) } : {}) });
+}
+
 export async function run(ctx: BenchContext): Promise<BenchSection> {
   if (!sharedAvailable(ctx)) return { name: 'capacity', metrics: { skipped: 'no ../shared speech' } };
   const minutes = arg('--capacity-minutes');
@@ -221,15 +234,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
 
   const servers = new Map<string, TestServer>();
   try {
-    for (const [name, c] of Object.entries(configs)) {
-      // `codeRoot`: run this configuration's server from another checkout (e.g. the commit before
-      // a change, extracted with `git archive` and its node_modules linked), in this same process.
-      const { codeRoot, ...cfg } = (c ?? {}) as { codeRoot?: string };
-      const start = codeRoot
-        ? ((await import(path.resolve(codeRoot, 'test/helpers/server.ts'))) as { startTestServer: typeof startTestServer }).startTestServer
-        : startTestServer;
-      servers.set(name, await start({ COCHLEA_MAX_SESSIONS: '64', ...(Object.keys(cfg).length ? { COCHLEA_POCKETSPHINX_CONFIG: JSON.stringify(cfg) } : {}) }));
-    }
+    for (const [name, c] of Object.entries(configs)) servers.set(name, await startConfig(c));
     const first = servers.values().next().value!;
     // Batch throughput of the engine in this run, and speech onsets/ends for the clips.
     const raw = readClips(ctx).slice(0, Number(arg('--capacity-clips') ?? 10));
@@ -263,8 +268,18 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
         );
       }
     }
+    // Memory on a fresh server per configuration (the sweep's servers hold pooled decoders that
+    // new sessions would reuse): RSS growth with 16 sessions open, divided by 16.
     const rss: Record<string, number> = {};
-    for (const [name, s] of servers) rss[name] = await rssPerSession(s, clips[0], 16);
+    for (const [name, c] of Object.entries(configs)) {
+      const old = servers.get(name);
+      servers.delete(name);
+      await old?.close();
+      const fresh = await startConfig(c);
+      servers.set(name, fresh);
+      await new Promise((r) => setTimeout(r, 1000));
+      rss[name] = await rssPerSession(fresh, clips[0], 16);
+    }
 
     const cores = 2;
     const metrics: Record<string, number | string> = {
@@ -310,7 +325,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
         'Lag (issue 16): audio sent so far − end of the newest word, sampled when a partial adds a word later than any before. Drift: the worst stream’s median lag over its last third minus its first third.',
         'CPU per audio second is the whole process (server, engine workers and this client) over the level, divided by the audio streamed; it is far less affected by other load on the machine than the latencies.',
         'Capacity = the largest level with pooled lag p95 ≤ 1 s and drift ≤ 0.5 s; as a fraction of the engine = streams ÷ (2 cores × batch wall RTFx).',
-        'RSS per session: growth with 16 sessions open that each received 3 s of audio (idle pooled decoders of the workers are reused first, so this is a lower bound).',
+        'RSS per session: on a fresh server (one warm decoder per worker), process RSS growth with 16 sessions open that each received 3 s of audio, divided by 16.',
       ],
     };
   } finally {

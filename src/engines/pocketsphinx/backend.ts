@@ -117,13 +117,14 @@ export interface PocketsphinxBackendConfig extends PocketsphinxOptions {
    * Streaming (with cmnEstimate and a warm-up): once earlier sessions of this worker have given
    * their CMN estimate (the mean of their first `streamCmnRefineSeconds`, averaged over the last 8
    * sessions), a new session does not hold its first audio for the warm-up: it decodes at once
-   * from that server-wide prior for its partials until the refine mark, where the audio so far is
-   * decoded again from the session's own mean (as without the prior); a segment ended before that
-   * mark is decoded again at its end from the mean of all its audio (as a finalize during the
-   * hold). Finals never depend on the prior; segments that reach the refine mark, and those ended
-   * within the warm-up, decode exactly as without it. First partials come up to
-   * `streamCmnWarmupSeconds` earlier and no re-decode happens at the warm-up mark.
-   * The first session of a worker still holds. Default true.
+   * from that server-wide prior until the refine mark, where the audio so far is decoded again
+   * from the session's own mean (as without the prior). A segment ended within the warm-up is
+   * decoded again at its end from the mean of all its audio (as a finalize during the hold); one
+   * ended between the warm-up and the refine mark keeps the decode from the prior (the only finals
+   * that depend on it). Segments that reach the refine mark, and those ended within the warm-up,
+   * decode exactly as without the prior. First partials come up to `streamCmnWarmupSeconds`
+   * earlier, no re-decode happens at the warm-up mark, and no finalize waits for a re-decode of
+   * more than the warm-up's audio. The first session of a worker still holds. Default true.
    */
   streamCmnPrior?: boolean;
   /**
@@ -725,10 +726,12 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
         if (prior && prior.length === cepSize) {
           // The prior carries the decode up to the refine mark (no re-decode at the warm-up mark:
           // that re-decode cost 140–200 ms of worker time right at a typical speech onset and
-          // delayed the first partial). A segment ended before that mark is decoded again at its
-          // end from the mean of all its audio, as after a forced end of the hold.
+          // delayed the first partial). A segment ended within the warm-up is decoded again at
+          // its end from the mean of all its audio (≤ the warm-up's worth: cheap), as after a
+          // forced end of the hold; one ended between the warm-up and the refine mark keeps its
+          // decode, so a short first turn's finalize never waits for a re-decode.
           this.started = true;
-          this.provisionalUntil = Math.max(warm, refine);
+          this.provisionalUntil = warm;
           d.startStream(prior);
           this.marks.push(Math.max(warm, refine));
         } else {
