@@ -117,14 +117,16 @@ export interface PocketsphinxBackendConfig extends PocketsphinxOptions {
    * Streaming (with cmnEstimate and a warm-up): once earlier sessions of this worker have given
    * their CMN estimate (the mean of their first `streamCmnRefineSeconds`, averaged over the last 8
    * sessions), a new session does not hold its first audio for the warm-up: it decodes at once
-   * from that server-wide prior until the refine mark, where the audio so far is decoded again
-   * from the session's own mean (as without the prior). A segment ended within the warm-up is
-   * decoded again at its end from the mean of all its audio (as a finalize during the hold); one
-   * ended between the warm-up and the refine mark keeps the decode from the prior (the only finals
-   * that depend on it). Segments that reach the refine mark, and those ended within the warm-up,
-   * decode exactly as without the prior. First partials come up to `streamCmnWarmupSeconds`
-   * earlier, no re-decode happens at the warm-up mark, and no finalize waits for a re-decode of
-   * more than the warm-up's audio. The first session of a worker still holds. Default true.
+   * from that server-wide prior; at the warm-up mark live CMN switches to the session's own mean
+   * (no re-decode), and at the refine mark the audio so far is decoded again from the session's
+   * own mean (as without the prior). A segment ended within the warm-up is decoded again at its
+   * end from the mean of all its audio (as a finalize during the hold); one ended between the
+   * warm-up and the refine mark keeps its decode (its first `streamCmnWarmupSeconds` normalised
+   * from the prior: the only finals that depend on it). Segments that reach the refine mark, and
+   * those ended within the warm-up, decode exactly as without the prior. First partials come up
+   * to `streamCmnWarmupSeconds` earlier, no re-decode happens at the warm-up mark, and no finalize
+   * waits for a re-decode of more than the warm-up's audio. The first session of a worker still
+   * holds. Default true.
    */
   streamCmnPrior?: boolean;
   /**
@@ -686,6 +688,8 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
   private started = false;
   /** Until this session sample count, decoding runs from the worker's CMN prior (see constructor). */
   private provisionalUntil = 0;
+  /** Session sample count at which live CMN switches from the prior to the session's own mean (0 = none). */
+  private switchAt = 0;
   /** Session sample count at which its CMN estimate goes into the worker's prior (0 = done/never). */
   private priorAt = 0;
   /** Samples of the current segment decoded (or held) so far. */
@@ -724,14 +728,16 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
         // mean exactly as after a hold, so finals never depend on the prior (or on earlier sessions).
         const prior = warm > 0 ? this.backend.cmnPrior() : null;
         if (prior && prior.length === cepSize) {
-          // The prior carries the decode up to the refine mark (no re-decode at the warm-up mark:
-          // that re-decode cost 140–200 ms of worker time right at a typical speech onset and
-          // delayed the first partial). A segment ended within the warm-up is decoded again at
-          // its end from the mean of all its audio (≤ the warm-up's worth: cheap), as after a
-          // forced end of the hold; one ended between the warm-up and the refine mark keeps its
-          // decode, so a short first turn's finalize never waits for a re-decode.
+          // No re-decode at the warm-up mark (it cost 140–200 ms of worker time right at a typical
+          // speech onset and delayed the first partial): there the live CMN switches to the
+          // session's own mean, and the refine mark decodes everything again from it. A segment
+          // ended within the warm-up is decoded again at its end from the mean of all its audio
+          // (≤ the warm-up's worth: cheap), as after a forced end of the hold; one ended between
+          // the warm-up and the refine mark keeps its decode, so a short first turn's finalize
+          // never waits for a re-decode.
           this.started = true;
           this.provisionalUntil = warm;
+          if (refine > warm) this.switchAt = warm;
           d.startStream(prior);
           this.marks.push(Math.max(warm, refine));
         } else {
@@ -855,7 +861,7 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
     for (let p of this.pending) {
       while (p.length > 0) {
         const mark = this.marks.length > 0 ? this.marks[0] : Infinity;
-        const head = p.subarray(0, Math.min(p.length, mark - this.observed));
+        const head = p.subarray(0, Math.min(p.length, mark - this.observed, this.switchAt > 0 ? this.switchAt - this.observed : Infinity));
         p = p.subarray(head.length);
         this.observe(d, head);
         this.segAudio?.push(head);
@@ -863,6 +869,11 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
         if (this.observed >= mark) {
           this.marks.shift();
           this.restartSegment(d);
+        }
+        if (this.switchAt > 0 && this.observed >= this.switchAt) {
+          this.switchAt = 0;
+          const m = this.recentMean();
+          if (m) d.setCmnMean(m);
         }
         if (this.priorAt > 0 && this.observed >= this.priorAt) {
           this.priorAt = 0;
@@ -902,6 +913,7 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
     // (also when decoding so far ran from the worker's prior: the final comes from the session's own mean.)
     if (!this.started || this.observed < this.provisionalUntil) {
       this.provisionalUntil = 0; // from here on exactly as after a forced end of the hold
+      this.switchAt = 0;
       this.restartSegment(d);
     }
     let words = this.committed;

@@ -415,6 +415,18 @@ export class PocketsphinxDecoder {
   }
 
   /**
+   * Replace the live CMN mean in the middle of an utterance (frames already decoded keep theirs;
+   * the next frames are normalised from `cmnMean`, which live CMN then keeps updating).
+   */
+  setCmnMean(cmnMean: Float32Array): void {
+    if (!this.cmn) return;
+    if (cmnMean.length !== this.cmn.initial.length) {
+      throw new Error(`pocketsphinx: CMN mean has ${cmnMean.length} coefficients, expected ${this.cmn.initial.length}`);
+    }
+    this.api.cmn_live_set(this.cmn.ptr, cmnMean);
+  }
+
+  /**
    * Coefficients per cepstrum when the live CMN state is reachable (startStream can then take a
    * mean), else null.
    */
