@@ -56,6 +56,22 @@ export interface SessionLimiter {
   acquire(keyId: string): Promise<SessionSlot>;
 }
 
+/** A granted slot whose `release` frees it once, however often it is called. */
+function grantedSlot(free: () => void): SessionSlot {
+  let released = false;
+  return {
+    ok: true,
+    release: () => {
+      if (released) return;
+      released = true;
+      free();
+    },
+  };
+}
+
+const refusedTotal = (limit: number): SessionSlot => ({ ok: false, reason: `Too many concurrent sessions in total (limit ${limit})` });
+const refusedForKey = (limit: number): SessionSlot => ({ ok: false, reason: `Too many concurrent sessions for this API key (limit ${limit})` });
+
 /** Per-process counting. */
 export class LocalSessionLimiter implements SessionLimiter {
   private total = 0;
@@ -67,22 +83,16 @@ export class LocalSessionLimiter implements SessionLimiter {
   async acquire(keyId: string): Promise<SessionSlot> {
     const perKeyMax = this.table.for(keyId).maxSessions;
     const mine = this.perKey.get(keyId) ?? 0;
-    if (this.maxTotal > 0 && this.total >= this.maxTotal) return { ok: false, reason: `Too many concurrent sessions in total (limit ${this.maxTotal})` };
-    if (perKeyMax > 0 && mine >= perKeyMax) return { ok: false, reason: `Too many concurrent sessions for this API key (limit ${perKeyMax})` };
+    if (this.maxTotal > 0 && this.total >= this.maxTotal) return refusedTotal(this.maxTotal);
+    if (perKeyMax > 0 && mine >= perKeyMax) return refusedForKey(perKeyMax);
     this.total++;
     this.perKey.set(keyId, mine + 1);
-    let released = false;
-    return {
-      ok: true,
-      release: () => {
-        if (released) return;
-        released = true;
-        this.total--;
-        const n = (this.perKey.get(keyId) ?? 1) - 1;
-        if (n <= 0) this.perKey.delete(keyId);
-        else this.perKey.set(keyId, n);
-      },
-    };
+    return grantedSlot(() => {
+      this.total--;
+      const n = (this.perKey.get(keyId) ?? 1) - 1;
+      if (n <= 0) this.perKey.delete(keyId);
+      else this.perKey.set(keyId, n);
+    });
   }
 }
 
@@ -115,14 +125,14 @@ export class RedisSessionLimiter implements SessionLimiter {
     try {
       if (this.maxTotal > 0) {
         const total = this.semaphore('cochlea:sessions:total', this.maxTotal);
-        if (!(await total.tryAcquire())) return { ok: false, reason: `Too many concurrent sessions in total (limit ${this.maxTotal})` };
+        if (!(await total.tryAcquire())) return refusedTotal(this.maxTotal);
         held.push(total);
       }
       if (perKeyMax > 0) {
         const mine = this.semaphore(`cochlea:sessions:key:${keyId}`, perKeyMax);
         if (!(await mine.tryAcquire())) {
           releaseAll();
-          return { ok: false, reason: `Too many concurrent sessions for this API key (limit ${perKeyMax})` };
+          return refusedForKey(perKeyMax);
         }
         held.push(mine);
       }
@@ -132,15 +142,7 @@ export class RedisSessionLimiter implements SessionLimiter {
       this.onError(e as Error);
       return { ok: true, release: () => {} };
     }
-    let released = false;
-    return {
-      ok: true,
-      release: () => {
-        if (released) return;
-        released = true;
-        releaseAll();
-      },
-    };
+    return grantedSlot(releaseAll);
   }
 }
 

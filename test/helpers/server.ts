@@ -49,3 +49,14 @@ export async function startTestServer(env: Record<string, string> = {}, mutate?:
 export function authHeaders(key: string, extra: Record<string, string> = {}): Record<string, string> {
   return { authorization: `Bearer ${key}`, ...extra };
 }
+
+/** Polls `f` every 20 ms until `ok` holds for its value (returned), or throws after `timeoutMs`. */
+export async function until<T>(f: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await f();
+    if (ok(v)) return v;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`condition not met in ${timeoutMs} ms; last: ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

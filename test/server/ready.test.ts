@@ -10,21 +10,11 @@ import { loadConfig } from '../../src/config.ts';
 import { buildServer } from '../../src/server/app.ts';
 import { createEngine } from '../../src/engines/index.ts';
 import { spawnServer } from '../helpers/spawn.ts';
-import { authHeaders, startTestServer } from '../helpers/server.ts';
+import { authHeaders, startTestServer, until } from '../helpers/server.ts';
 import { burstAudio, scriptedEnv, SCRIPT } from '../helpers/bursts.ts';
 import { openLive } from '../helpers/ws.ts';
 
 const audio = burstAudio([2]);
-
-async function until<T>(f: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await f();
-    if (ok(v)) return v;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`condition not met in ${timeoutMs} ms; last: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('readiness', () => {
   test('starting → ready → restarting (worker crash) → ready; /health always 200', async () => {

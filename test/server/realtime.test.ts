@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { authHeaders, startTestServer, type TestServer } from '../helpers/server.ts';
+import { authHeaders, startTestServer, until, type TestServer } from '../helpers/server.ts';
 import { loadSet, skipWithoutShared, type Clip } from '../helpers/speech.ts';
 import { openLive, wavPcmBytes, type LiveEvent } from '../helpers/ws.ts';
 import { werCounts } from '../../src/util/wer.ts';
@@ -71,16 +71,6 @@ describe('real-time accuracy (pocketsphinx)', { skip: noShared }, () => {
   });
   // The corpus-level check (streamed finals within 2 WER points of batch) is in test/server/wer.test.ts.
 });
-
-/** Waits until the server's readiness report counts at most `n` live sessions. */
-async function liveSessionsDrop(s: TestServer, n: number): Promise<void> {
-  for (let i = 0; ; i++) {
-    const r = (await (await fetch(`${s.url}/ready`)).json()) as { sessions: { live: number } };
-    if (r.sessions.live <= n) return;
-    if (i > 100) throw new Error(`${r.sessions.live} live sessions remain`);
-    await new Promise((res) => setTimeout(res, 50));
-  }
-}
 
 describe('real-time WebSocket API', () => {
   let s: TestServer;
@@ -244,7 +234,7 @@ describe('real-time WebSocket API', () => {
 
   test('over the session limit: close 1008 with a reason', async () => {
     // Sessions of earlier tests leave the server's registry only once their close completes there.
-    await liveSessionsDrop(s, 0);
+    await until(async () => ((await (await fetch(`${s.url}/ready`)).json()) as { sessions: { live: number } }).sessions.live, (live) => live === 0);
     const open = await Promise.all(Array.from({ length: 6 }, () => openLive(wsUrl(s), authHeaders(s.key))));
     const extra = await openLive(wsUrl(s), authHeaders(s.key));
     const closed = await extra.closed;
