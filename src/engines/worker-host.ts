@@ -23,6 +23,7 @@ import type { Backend, StreamingDecoder } from './backend.ts';
 import type { EngineWord, FinalReason, RecognizeOptions, SpeechEvent } from './types.ts';
 import { ENGINE_SAMPLE_RATE } from './types.ts';
 import { concatFloat32 } from '../util/pcm.ts';
+import { nativeHeapInUse } from '../util/native-heap.ts';
 import type { MainToWorker, SessionOptions, WorkerInit, WorkerToMain, VadSettings } from './protocol.ts';
 
 const SR = ENGINE_SAMPLE_RATE;
@@ -273,7 +274,7 @@ function handle(msg: MainToWorker): void {
     case 'stats': {
       const m = process.memoryUsage();
       const bs = (backend as { stats?: () => Record<string, number> }).stats?.();
-      post({ t: 'stats', id: msg.id, stats: { sessions: sessions.size, backend: bs, rss: m.rss, heapUsed: m.heapUsed } });
+      post({ t: 'stats', id: msg.id, stats: { sessions: sessions.size, backend: bs, rss: m.rss, heapUsed: m.heapUsed, nativeHeap: nativeHeapInUse() } });
       return;
     }
   }

@@ -43,11 +43,12 @@ export async function decoderCreationRace(rounds: number): Promise<void> {
 
 /**
  * `rounds` × 10 sessions that decode `pcm`, then are aborted abruptly. After each round no session
- * or decoder is left in any worker and idle decoders stay capped; returns each round's per-worker RSS.
+ * or decoder is left in any worker and idle decoders stay capped; returns, after each round, the
+ * bytes the C allocator holds for live allocations (process-wide; RSS where there is no glibc).
  */
-export async function abortedSessionRounds(engine: WorkerEngine, pcm: Float32Array, rounds: number): Promise<number[][]> {
+export async function abortedSessionRounds(engine: WorkerEngine, pcm: Float32Array, rounds: number): Promise<number[]> {
   const ids = engine.pool.workerThreadIds();
-  const rss: number[][] = [];
+  const held: number[] = [];
   for (let round = 0; round < rounds; round++) {
     const streams = Array.from({ length: 10 }, () => engine.stream({}));
     const firstEvent = streams.map((s) => {
@@ -70,8 +71,11 @@ export async function abortedSessionRounds(engine: WorkerEngine, pcm: Float32Arr
       assert.equal(st.backend!.live, 0, 'every decoder returned');
       assert.ok(st.backend!.idle <= 2, `idle decoders capped (${st.backend!.idle})`);
     }
-    rss.push(stats.map((st) => st.rss));
+    // Read the heap once every worker has reported its frees: a reading taken alongside the
+    // zero counts may predate the other worker's frees.
+    const after = (await engine.pool.stats())[0];
+    held.push(after.nativeHeap ?? after.rss);
   }
   assert.deepEqual(engine.pool.workerThreadIds(), ids, 'no worker restarted');
-  return rss;
+  return held;
 }
