@@ -38,6 +38,7 @@ import WebSocket from 'ws';
 import { BPS, CHUNK, f32, median, percentile, sharedAvailable, type BenchContext, type BenchSection, type StreamClip } from './lib.ts';
 import { startTestServer, type TestServer } from '../test/helpers/server.ts';
 import { wavPcmBytes } from '../test/helpers/ws.ts';
+import { nativeHeapInUse } from '../src/util/native-heap.ts';
 
 type Clip = StreamClip;
 
@@ -184,8 +185,10 @@ async function level(s: TestServer, config: string, n: number, clips: Clip[], se
 }
 
 /** RSS growth per session with `n` sessions open that have each received 3 s of audio. */
-async function rssPerSession(s: TestServer, clip: Clip, n: number): Promise<number> {
+/** Per session with `n` open: process RSS growth, and growth of the C allocator's in-use bytes. */
+async function memoryPerSession(s: TestServer, clip: Clip, n: number): Promise<{ rss: number; heap: number }> {
   const base = process.memoryUsage().rss;
+  const heap0 = nativeHeapInUse() ?? NaN;
   const socks = await Promise.all(
     Array.from({ length: n }, async () => {
       const ws = new WebSocket(`${s.url.replace('http', 'ws')}/waves/v1/pulse/get_text?language=en`, { headers: { authorization: `Bearer ${s.key}` } });
@@ -196,6 +199,7 @@ async function rssPerSession(s: TestServer, clip: Clip, n: number): Promise<numb
   for (const ws of socks) for (let off = 0; off < 3 * BPS; off += CHUNK) ws.send(clip.pcm.subarray(off, Math.min(off + CHUNK, 3 * BPS)));
   await new Promise((r) => setTimeout(r, 4000));
   const rss = process.memoryUsage().rss;
+  const heap = nativeHeapInUse() ?? NaN;
   await Promise.all(
     socks.map(
       (ws) =>
@@ -205,7 +209,7 @@ async function rssPerSession(s: TestServer, clip: Clip, n: number): Promise<numb
         }),
     ),
   );
-  return (rss - base) / n;
+  return { rss: (rss - base) / n, heap: (heap - heap0) / n };
 }
 
 const r1 = (x: number) => Math.round(x * 10) / 10;
@@ -270,7 +274,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
     }
     // Memory on a fresh server per configuration (the sweep's servers hold pooled decoders that
     // new sessions would reuse): RSS growth with 16 sessions open, divided by 16.
-    const rss: Record<string, number> = {};
+    const mem: Record<string, { rss: number; heap: number }> = {};
     for (const [name, c] of Object.entries(configs)) {
       const old = servers.get(name);
       servers.delete(name);
@@ -278,7 +282,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
       const fresh = await startConfig(c);
       servers.set(name, fresh);
       await new Promise((r) => setTimeout(r, 1000));
-      rss[name] = await rssPerSession(fresh, clips[0], 16);
+      mem[name] = await memoryPerSession(fresh, clips[0], 16);
     }
 
     const cores = 2;
@@ -296,7 +300,8 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
       metrics[`${name}_capacity_fraction_of_engine`] = r3(cap / (cores * batchRtfx));
       metrics[`${name}_cpu_s_per_stream_audio_s_median`] = r3(cpuPerStream);
       metrics[`${name}_streams_per_core_by_cpu`] = r1(1 / cpuPerStream);
-      metrics[`${name}_rss_mb_per_session_16_open`] = r1(rss[name] / 2 ** 20);
+      metrics[`${name}_rss_mb_per_session_16_open`] = r1(mem[name].rss / 2 ** 20);
+      metrics[`${name}_native_heap_mb_per_session_16_open`] = r1(mem[name].heap / 2 ** 20);
     }
     return {
       name: 'capacity',
@@ -325,7 +330,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
         'Lag (issue 16): audio sent so far − end of the newest word, sampled when a partial adds a word later than any before. Drift: the worst stream’s median lag over its last third minus its first third.',
         'CPU per audio second is the whole process (server, engine workers and this client) over the level, divided by the audio streamed; it is far less affected by other load on the machine than the latencies.',
         'Capacity = the largest level with pooled lag p95 ≤ 1 s and drift ≤ 0.5 s; as a fraction of the engine = streams ÷ (2 cores × batch wall RTFx).',
-        'RSS per session: on a fresh server (one warm decoder per worker), process RSS growth with 16 sessions open that each received 3 s of audio, divided by 16.',
+        'Memory per session: on a fresh server (one warm decoder per worker), growth with 16 sessions open that each received 3 s of audio, divided by 16: process RSS, and the C allocator’s in-use bytes (glibc mallinfo2; RSS also counts freed memory glibc keeps).',
       ],
     };
   } finally {

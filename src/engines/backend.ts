@@ -26,6 +26,11 @@ export interface StreamingDecoder {
   hypothesis(): Hypothesis;
   /** The recognizer's own end-of-speech signal, if it has one (e.g. pocketsphinx in_speech). */
   inSpeech?(): boolean;
+  /**
+   * True when the decoder has work left from audio already accepted (e.g. a re-decode it spreads
+   * over several passes): the host runs another pass for it even without new audio.
+   */
+  hasBacklog?(): boolean;
   /** Decode all remaining audio, return the segment's final words, start a fresh segment. */
   endSegment(): Hypothesis;
   /** Release native resources. The decoder is not used afterwards. */

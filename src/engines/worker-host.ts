@@ -407,7 +407,11 @@ function pass(): void {
     // Never take audio past the segment's length limit, so max_length cuts at its exact sample.
     const room = Math.ceil(s.opts.maxSegmentSeconds * SR) - s.segSamples;
     let pcm = takeAudio(s, room > 0 ? Math.min(maxSamples, room) : maxSamples);
-    if (!pcm) continue;
+    if (!pcm) {
+      // No new audio, but a re-decode to work off: decode with nothing new.
+      if (s.decoder.hasBacklog?.()) fed.push({ s, pcm: new Float32Array(0) });
+      continue;
+    }
     if (s.vad) {
       // VAD before decoding, so an endpoint cuts the segment at the window where the trailing
       // silence reached eou_timeout_ms: the rest of this pass's audio goes back to the queue
@@ -441,7 +445,7 @@ function pass(): void {
   let more = false;
   for (const s of [...sessions.values()]) {
     if (!runControls(s)) continue;
-    if (s.items.length > 0) more = true;
+    if (s.items.length > 0 || s.decoder.hasBacklog?.()) more = true;
   }
   if (more) schedulePass();
 }

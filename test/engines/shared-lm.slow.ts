@@ -12,6 +12,7 @@ import {
   lmTrimmedDictionary,
 } from '../../src/engines/pocketsphinx/binding.ts';
 import { PocketsphinxBackend } from '../../src/engines/pocketsphinx/backend.ts';
+import { nativeHeapInUse } from '../../src/util/native-heap.ts';
 import { clipPcm, loadManifest, skipWithoutPocketsphinx, skipWithoutShared } from './helpers.ts';
 
 const skip = skipWithoutPocketsphinx() || skipWithoutShared();
@@ -27,7 +28,8 @@ function transcript(d: PocketsphinxDecoder, pcm: Float32Array): string {
 test('decoders sharing one LM decode exactly like decoders with their own, and take less memory', { skip }, () => {
   const dict = lmTrimmedDictionary(DEFAULT_PATHS.dict, DEFAULT_PATHS.lm);
   const clips = loadManifest().slice(0, 2).map((c) => clipPcm(c));
-  const rss = () => process.memoryUsage().rss;
+  // In-use native bytes, not RSS (which glibc's arenas make move by tens of MB between runs).
+  const rss = () => nativeHeapInUse() ?? process.memoryUsage().rss;
   const r0 = rss();
   const own = [new PocketsphinxDecoder({ dict }), new PocketsphinxDecoder({ dict })];
   const r1 = rss();
@@ -45,6 +47,7 @@ test('decoders sharing one LM decode exactly like decoders with their own, and t
     // Two decoders with their own LM vs the LM once plus two decoders over it: the LM is ~33 MB.
     const ownPer = (r1 - r0) / 2;
     const sharedTotal = r2 - r1;
+    console.log(`# own LM ${(ownPer / 2 ** 20).toFixed(1)} MB per decoder; shared LM + 2 decoders ${(sharedTotal / 2 ** 20).toFixed(1)} MB`);
     assert.ok(sharedTotal < 2 * ownPer - 20 * 2 ** 20, `own ${(ownPer / 2 ** 20).toFixed(1)} MB each; shared LM + 2 decoders ${(sharedTotal / 2 ** 20).toFixed(1)} MB`);
     // Decoders hold their own reference: releasing the loader's handle leaves them working.
     lm.release();

@@ -97,6 +97,15 @@ export interface PocketsphinxBackendConfig extends PocketsphinxOptions {
    */
   streamCmnRefineSeconds?: number;
   /**
+   * Streaming: a CMN mark's re-decode of the segment so far (up to `streamCmnRefineSeconds` of
+   * audio, 0.3–0.6 s of CPU) is spread over the worker's next passes, at most this many seconds of
+   * the backlog per pass on top of the pass's new audio, so it never holds up the other sessions
+   * of the worker (their partials and finalize) for its whole length. Partials keep the last
+   * hypothesis until the backlog is decoded; a finalize decodes the rest at once. 0 = decode the
+   * backlog in one go. Default 0.5.
+   */
+  streamCatchUpSeconds?: number;
+  /**
    * Streaming inSpeech(): the best path counts as "in speech" while its last real word ended
    * less than this many seconds before the newest frame. Default 0.3.
    */
@@ -257,6 +266,7 @@ export class PocketsphinxBackend implements Backend {
       cmnWindowSeconds: 60,
       streamCmnWarmupSeconds: 0.5,
       streamCmnRefineSeconds: 2,
+      streamCatchUpSeconds: 0.5,
       keywordBoost: true,
       streamArgs: {},
       shareLm: false,
@@ -540,6 +550,7 @@ export class PocketsphinxBackend implements Backend {
       cmnWindowSeconds: this.cfg.cmnEstimate ? this.cfg.cmnWindowSeconds : 0,
       cmnWarmupSeconds: this.cfg.streamCmnWarmupSeconds,
       cmnRefineSeconds: this.cfg.streamCmnRefineSeconds,
+      catchUpSeconds: this.cfg.streamCatchUpSeconds,
       pauseSeconds: this.cfg.pauseSeconds,
       minSegmentSeconds: this.cfg.minSegmentSeconds,
       maxSegmentSeconds: this.cfg.maxSegmentSeconds,
@@ -640,6 +651,8 @@ export interface StreamingDecoderConfig {
   cmnWarmupSeconds: number;
   /** See `streamCmnRefineSeconds`. */
   cmnRefineSeconds: number;
+  /** See `streamCatchUpSeconds`. */
+  catchUpSeconds: number;
   /** Utterance cuts inside a segment, as in batch: see the backend options of the same names. */
   pauseSeconds: number;
   minSegmentSeconds: number;
@@ -701,6 +714,11 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
   private committed: EngineWord[] = [];
   /** The whole segment's audio, kept while a CMN mark may still re-decode it (else null). */
   private segAudio: Float32Array[] | null = null;
+  /**
+   * Observed audio (and live-CMN switches, in stream order) not yet fed to the decoder: a CMN
+   * mark's re-decode is worked off over several passes (see `streamCatchUpSeconds`).
+   */
+  private backlog: (Float32Array | { cmn: Float32Array })[] = [];
   private readonly sr = ENGINE_SAMPLE_RATE;
 
   constructor(
@@ -851,13 +869,42 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
     this.segPos = 0;
     this.uttAudio = [];
     d.startStream(this.recentMean());
-    this.feed(d, audio);
+    // Everything observed in the segment is in `audio`: queued audio and CMN switches are superseded.
+    this.backlog = audio.length > 0 ? [audio] : [];
   }
 
-  /** Feed everything accepted so far; called from Backend.decodeReady. */
-  decode(): void {
-    if (this.pending.length === 0) return;
+  /** Feed up to `budget` samples of the backlog to the decoder; true when none is left. */
+  private drain(d: PocketsphinxDecoder, budget: number): boolean {
+    while (this.backlog.length > 0) {
+      const item = this.backlog[0];
+      if (!(item instanceof Float32Array)) {
+        this.backlog.shift();
+        d.setCmnMean(item.cmn);
+        continue;
+      }
+      if (budget <= 0) return false;
+      const part = item.length <= budget ? item : item.subarray(0, budget);
+      if (part === item) this.backlog.shift();
+      else this.backlog[0] = item.subarray(budget);
+      budget -= part.length;
+      this.feed(d, part);
+    }
+    return true;
+  }
+
+  /** True while a re-decode backlog is waiting for the next pass (the host schedules one). */
+  hasBacklog(): boolean {
+    return this.backlog.length > 0;
+  }
+
+  /**
+   * Feed everything accepted so far (and, unless `all`, at most `catchUpSeconds` of a re-decode
+   * backlog on top); called from Backend.decodeReady.
+   */
+  decode(all = false): void {
+    if (this.pending.length === 0 && this.backlog.length === 0) return;
     const d = this.d;
+    let fresh = 0;
     for (let p of this.pending) {
       while (p.length > 0) {
         const mark = this.marks.length > 0 ? this.marks[0] : Infinity;
@@ -865,7 +912,10 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
         p = p.subarray(head.length);
         this.observe(d, head);
         this.segAudio?.push(head);
-        if (this.started) this.feed(d, head);
+        if (this.started) {
+          this.backlog.push(head);
+          fresh += head.length;
+        }
         if (this.observed >= mark) {
           this.marks.shift();
           this.restartSegment(d);
@@ -873,7 +923,7 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
         if (this.switchAt > 0 && this.observed >= this.switchAt) {
           this.switchAt = 0;
           const m = this.recentMean();
-          if (m) d.setCmnMean(m);
+          if (m) this.backlog.push({ cmn: m });
         }
         if (this.priorAt > 0 && this.observed >= this.priorAt) {
           this.priorAt = 0;
@@ -884,6 +934,10 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
     }
     this.pending = [];
     if (!this.started) return; // still warming up: nothing decoded yet
+    const catchUp = Math.round(this.cfg.catchUpSeconds * this.sr);
+    // Until the backlog is worked off, partials keep the last hypothesis (the decoder's is of
+    // the re-decode's first part only).
+    if (!this.drain(d, all || catchUp <= 0 ? Infinity : fresh + catchUp)) return;
     this.segs = d.segments();
     const words = this.plan.applyCasing([...this.committed, ...toWords(this.segs, this.uttStart / this.sr)]);
     this.hyp = { text: joinText(words), words };
@@ -894,6 +948,8 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
   }
 
   inSpeech(): boolean {
+    // Behind on a re-decode: the speech state is not known yet; never let it end the segment.
+    if (this.backlog.length > 0) return true;
     const frames = Math.floor((this.segPos - this.uttStart) / SAMPLES_PER_FRAME);
     if (!hasWords(this.segs)) {
       // Just after an internal cut the new utterance shows no word yet even if the "pause" it
@@ -906,7 +962,7 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
 
   endSegment(): Hypothesis {
     if (this.freed) throw new Error('streaming decoder already freed');
-    this.decode();
+    this.decode(true);
     const d = this.dec;
     if (!d) return EMPTY; // no audio ever arrived
     // finalize/end before the warm-up completed: decode the held audio from the mean of all of it.
@@ -916,6 +972,7 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
       this.switchAt = 0;
       this.restartSegment(d);
     }
+    this.drain(d, Infinity);
     let words = this.committed;
     if (d.inUtterance) {
       d.endUtt();
@@ -940,6 +997,7 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
     if (this.freed) return;
     this.freed = true;
     this.pending = [];
+    this.backlog = [];
     this.uttAudio = [];
     this.segAudio = null;
     const d = this.dec;
