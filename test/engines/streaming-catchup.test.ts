@@ -1,5 +1,5 @@
 /**
- * Streaming catch-up (streamCatchUpSeconds): the CMN refine mark's re-decode of the segment so far
+ * Streaming catch-up (streamCatchUpSeconds, opt-in): the CMN refine mark's re-decode of the segment so far
  * is spread over the following passes instead of blocking the worker for all of it at once, with
  * finals identical to decoding it in one go, and partials that never fall back to the re-decode's
  * first part.
@@ -64,7 +64,7 @@ test('CMN refine re-decode: spread over passes of ≤ 0.5 s of backlog, same fin
   assert.ok(clips.length >= 2);
   // No prior (each session holds its warm-up, then re-decodes at the 2 s mark), so every clip
   // crosses the refine mark in the same way.
-  const sliced = await backend({ streamCmnPrior: false });
+  const sliced = await backend({ streamCmnPrior: false, streamCatchUpSeconds: 0.5 });
   const whole = await backend({ streamCmnPrior: false, streamCatchUpSeconds: 0 });
   const pass = 1600; // 0.1 s, as a paced client's frames arrive
   for (const pcm of clips.slice(0, 2)) {
