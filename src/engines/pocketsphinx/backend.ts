@@ -102,11 +102,10 @@ export interface PocketsphinxBackendConfig extends PocketsphinxOptions {
    * the backlog per pass on top of the pass's new audio, so it never holds up the other sessions
    * of the worker (their partials and finalize) for its whole length. Partials keep the last
    * hypothesis until the backlog is decoded; a finalize decodes the rest at once. 0 = decode the
-   * backlog in one go. Default 0 (off): in same-run A/B capacity benches with 0.5, finalize p95 at
-   * 4 streams improved (194 vs 260 ms, 201 vs 221 ms) but at 6 streams the server used more CPU
-   * per audio second (0.29–0.30 vs 0.24–0.25) and lag p95 rose to 1.4–1.8 s in 3 of 4 runs; the
-   * decoder itself feeds the same samples at the same CPU in-process, so the cost is in how the
-   * host's extra passes interact with flow control and partial extraction (not yet found).
+   * backlog in one go. Default 0 (off): same-run A/B capacity benches with 0.5 were mixed (finalize
+   * p95 at 4 streams 260 → 194 and 221 → 201 ms; at 6 streams 2 of 5 paired runs better, 3 with lag
+   * p95 of 1.4–1.8 s against 0.26–0.64 s); workers counted only 5% more decode calls and 3% more
+   * partials with it, so the bad runs are not explained yet (see README, Accuracy).
    */
   streamCatchUpSeconds?: number;
   /**
