@@ -184,8 +184,10 @@ async function level(s: TestServer, config: string, n: number, clips: Clip[], se
   };
 }
 
-/** RSS growth per session with `n` sessions open that have each received 3 s of audio. */
-/** Per session with `n` open: process RSS growth, and growth of the C allocator's in-use bytes. */
+/**
+ * Per session with `n` sessions open that have each received 3 s of audio (all of it decoded): process
+ * RSS growth, and growth of the C allocator's in-use bytes.
+ */
 async function memoryPerSession(s: TestServer, clip: Clip, n: number): Promise<{ rss: number; heap: number }> {
   const base = process.memoryUsage().rss;
   const heap0 = nativeHeapInUse() ?? NaN;
@@ -196,8 +198,15 @@ async function memoryPerSession(s: TestServer, clip: Clip, n: number): Promise<{
       return ws;
     }),
   );
+  // 16 × 3 s sent at once is ~48 s of audio for two workers: measure once it has all been decoded,
+  // i.e. when no session has had an event for 2 s (at least 4 s, at most 60 s), not mid-burst.
+  let last = performance.now();
+  for (const ws of socks) ws.on('message', () => (last = performance.now()));
   for (const ws of socks) for (let off = 0; off < 3 * BPS; off += CHUNK) ws.send(clip.pcm.subarray(off, Math.min(off + CHUNK, 3 * BPS)));
-  await new Promise((r) => setTimeout(r, 4000));
+  const t0 = performance.now();
+  while (performance.now() - t0 < 60_000 && (performance.now() - t0 < 4000 || performance.now() - last < 2000)) {
+    await new Promise((r) => setTimeout(r, 200));
+  }
   const rss = process.memoryUsage().rss;
   const heap = nativeHeapInUse() ?? NaN;
   await Promise.all(
@@ -330,7 +339,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
         'Lag (issue 16): audio sent so far − end of the newest word, sampled when a partial adds a word later than any before. Drift: the worst stream’s median lag over its last third minus its first third.',
         'CPU per audio second is the whole process (server, engine workers and this client) over the level, divided by the audio streamed; it is far less affected by other load on the machine than the latencies.',
         'Capacity = the largest level with pooled lag p95 ≤ 1 s and drift ≤ 0.5 s; as a fraction of the engine = streams ÷ (2 cores × batch wall RTFx).',
-        'Memory per session: on a fresh server (one warm decoder per worker), growth with 16 sessions open that each received 3 s of audio, divided by 16: process RSS, and the C allocator’s in-use bytes (glibc mallinfo2; RSS also counts freed memory glibc keeps).',
+        'Memory per session: on a fresh server (one warm decoder per worker), growth with 16 sessions open that each received 3 s of audio (read once all of it was decoded), divided by 16: process RSS, and the C allocator’s in-use bytes (glibc mallinfo2; RSS also counts freed memory glibc keeps).',
       ],
     };
   } finally {
