@@ -53,8 +53,6 @@ export interface WorkerStats {
   /** Process-wide resident set size (all threads share it), bytes. */
   rss: number;
   heapUsed: number;
-  /** Process-wide bytes the C allocator holds for live allocations (glibc mallinfo2); see util/native-heap.ts. */
-  nativeHeap?: number;
 }
 
 export type WorkerToMain =

@@ -23,7 +23,7 @@ import type { Backend, StreamingDecoder } from './backend.ts';
 import type { EngineWord, FinalReason, RecognizeOptions, SpeechEvent } from './types.ts';
 import { ENGINE_SAMPLE_RATE } from './types.ts';
 import { concatFloat32 } from '../util/pcm.ts';
-import { nativeHeapInUse } from '../util/native-heap.ts';
+import { trimNativeHeap } from '../util/native-heap.ts';
 import type { MainToWorker, SessionOptions, WorkerInit, WorkerToMain, VadSettings } from './protocol.ts';
 
 const SR = ENGINE_SAMPLE_RATE;
@@ -88,28 +88,6 @@ const idleVads: SherpaVad[] = [];
  * Set with COCHLEA_MAX_IDLE_VADS (config.ts → VadSettings.maxIdle, per worker).
  */
 
-/**
- * Give freed native memory back to the OS. pocketsphinx decoders, Silero sessions and audio
- * buffers are malloc'd by native code; after a burst of sessions is dropped glibc keeps the freed
- * pages in its per-thread arenas, so RSS stayed at the burst's peak (the ~4.2 GB plateau of issue
- * 15 item 11). malloc_trim(0) (glibc ≥ 2.8: all arenas) returns them. Called (debounced) once a
- * worker's sessions have closed; a no-op where glibc is not the allocator.
- */
-let mallocTrim: (() => void) | null | undefined;
-function trimNativeHeap(): void {
-  if (mallocTrim === undefined) {
-    try {
-      const require = createRequire(import.meta.url);
-      const koffi = require('koffi') as typeof import('koffi');
-      const fn = koffi.load('libc.so.6').func('int malloc_trim(size_t pad)') as (pad: number) => number;
-      mallocTrim = () => void fn(0);
-    } catch {
-      mallocTrim = null;
-    }
-  }
-  mallocTrim?.();
-}
-
 let gcFn: (() => void) | null | undefined;
 /** Ask V8 for a full GC (frees dropped sherpa-onnx objects, whose native memory is tied to GC). */
 function collectGarbage(): void {
@@ -134,7 +112,7 @@ function scheduleMemoryReturn(): void {
       trimTimer = null;
       if (droppedSinceTrim) collectGarbage();
       droppedSinceTrim = false;
-      trimNativeHeap();
+      trimNativeHeap(); // a no-op where glibc is not the allocator
     }, 1000);
     trimTimer.unref();
   }
@@ -274,7 +252,7 @@ function handle(msg: MainToWorker): void {
     case 'stats': {
       const m = process.memoryUsage();
       const bs = (backend as { stats?: () => Record<string, number> }).stats?.();
-      post({ t: 'stats', id: msg.id, stats: { sessions: sessions.size, backend: bs, rss: m.rss, heapUsed: m.heapUsed, nativeHeap: nativeHeapInUse() } });
+      post({ t: 'stats', id: msg.id, stats: { sessions: sessions.size, backend: bs, rss: m.rss, heapUsed: m.heapUsed } });
       return;
     }
   }

@@ -29,13 +29,13 @@ test('decoders sharing one LM decode exactly like decoders with their own, and t
   const dict = lmTrimmedDictionary(DEFAULT_PATHS.dict, DEFAULT_PATHS.lm);
   const clips = loadManifest().slice(0, 2).map((c) => clipPcm(c));
   // In-use native bytes, not RSS (which glibc's arenas make move by tens of MB between runs).
-  const rss = () => nativeHeapInUse() ?? process.memoryUsage().rss;
-  const r0 = rss();
+  const inUse = () => nativeHeapInUse() ?? process.memoryUsage().rss;
+  const r0 = inUse();
   const own = [new PocketsphinxDecoder({ dict }), new PocketsphinxDecoder({ dict })];
-  const r1 = rss();
+  const r1 = inUse();
   const lm = new SharedLm({ dict });
   const shared = [new PocketsphinxDecoder({ dict, sharedLm: lm }), new PocketsphinxDecoder({ dict, sharedLm: lm })];
-  const r2 = rss();
+  const r2 = inUse();
   try {
     for (const pcm of clips) {
       // Interleaved on one thread, as a worker's sessions are.

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { createEngine, type WorkerEngine } from '../../src/engines/index.ts';
+import { nativeHeapInUse } from '../../src/util/native-heap.ts';
 
 /**
  * ps_init with -logfn swaps sphinxbase's process-global log FILE; two workers doing it at once
@@ -71,10 +72,9 @@ export async function abortedSessionRounds(engine: WorkerEngine, pcm: Float32Arr
       assert.equal(st.backend!.live, 0, 'every decoder returned');
       assert.ok(st.backend!.idle <= 2, `idle decoders capped (${st.backend!.idle})`);
     }
-    // Read the heap once every worker has reported its frees: a reading taken alongside the
-    // zero counts may predate the other worker's frees.
-    const after = (await engine.pool.stats())[0];
-    held.push(after.nativeHeap ?? after.rss);
+    // Read here, once every worker has answered with its frees done (process-wide, so one
+    // reading; a worker's own reading could predate the other worker's frees).
+    held.push(nativeHeapInUse() ?? stats[0].rss);
   }
   assert.deepEqual(engine.pool.workerThreadIds(), ids, 'no worker restarted');
   return held;
