@@ -152,36 +152,60 @@ function synth(text: string): Float32Array {
 }
 
 test('a name the dictionary lacks: missed without keywords, recognized and cased with them (batch and streaming)', { skip: skipDecode }, async () => {
-  // Bound: without keywords the decoder cannot output a word outside its dictionary (0/48 names
-  // on bench/keywords-eval.ts's synthesized set); with them 31–38% of those names come out in
-  // full and more in part. pocketsphinx decoding is deterministic (determinism.test.ts), and on
-  // this espeak-ng clip the boosted decode yields "Wielgosz" (the plain one "we all those"), so
-  // the test asserts exactly that difference, for one word of the name, not a rate.
-  const pcm = synth('please call Bartosz Wielgosz tomorrow morning');
+  // Without keywords the decoder cannot output a word outside its dictionary (0/48 names on
+  // bench/keywords-eval.ts's synthesized set); with them 31–38% of those names come out in full
+  // and more in part. Decoding is deterministic on one machine (determinism.test.ts), but which
+  // way one clip goes is not stable across machines: espeak-ng's and sox's float output differs
+  // with the CPU, and one clip here moved from "Wielgosz" to "squeal cause" in CI (and does with a
+  // 37-sample shift or 0.8× gain here). So the test counts over four clips of the name in
+  // different sentences. Measured here over five perturbations of each clip (none, gain 0.8,
+  // shifts of 37 and 111 samples, ±0.03% dither): 4/4 in batch and 4/4 streamed every time;
+  // the bound is 2 of 4 for each.
+  const sentences = [
+    'please call Bartosz Wielgosz tomorrow morning',
+    'my name is Bartosz Wielgosz',
+    'send the report to Bartosz Wielgosz today',
+    'Bartosz Wielgosz will join the meeting',
+  ];
+  const name = /\b(Bartosz|Wielgosz)\b/; // cased as given: the keyword's own spelling
+  const clips = sentences.map(synth);
   // One decoder with its own LM (shareLm off): the test follows keyword state across its reuses.
   const backend = new PocketsphinxBackend({ warmDecoders: 1, maxIdleDecoders: 1, shareLm: false });
   await backend.init();
   try {
-    const plain = await backend.recognize(pcm, {});
-    assert.doesNotMatch(plain.text, /wielgosz/i);
-    const boosted = await backend.recognize(pcm, { keywords: ['Bartosz Wielgosz:2'] });
-    assert.match(boosted.text, /\bWielgosz\b/, `boosted: ${boosted.text}`);
-    assert.match(boosted.text, /\bmorning\b/, 'the rest of the sentence survives');
-    const w = boosted.words.find((x) => x.word === 'Wielgosz')!;
-    assert.ok(w.end > w.start && w.start > 0.5, 'the keyword has real times');
+    const keywords = ['Bartosz Wielgosz:2'];
+    const batch: string[] = [];
+    const streamed: string[] = [];
+    let timed = false;
+    const plain = await backend.recognize(clips[0], {});
+    assert.doesNotMatch(plain.text, /bartosz|wielgosz/i, `plain: ${plain.text}`);
+    for (const pcm of clips) {
 
-    // Streaming session on the same pooled decoder.
-    const s = backend.createDecoder({ keywords: ['Bartosz Wielgosz:2'] });
-    for (let i = 0; i < pcm.length; i += 1600) {
-      s.accept(pcm.subarray(i, i + 1600));
-      backend.decodeReady([s]);
+      const boosted = await backend.recognize(pcm, { keywords });
+      batch.push(boosted.text);
+      const w = boosted.words.find((x) => x.word === 'Wielgosz');
+      if (w) {
+        assert.ok(w.end > w.start && w.start > 0.3, `the keyword has real times: ${JSON.stringify(w)}`);
+        timed = true;
+      }
+
+      // Streaming session on the same pooled decoder.
+      const s = backend.createDecoder({ keywords });
+      for (let i = 0; i < pcm.length; i += 1600) {
+        s.accept(pcm.subarray(i, i + 1600));
+        backend.decodeReady([s]);
+      }
+      streamed.push(s.endSegment().text);
+      s.free();
     }
-    const fin = s.endSegment();
-    s.free();
-    assert.match(fin.text, /\bWielgosz\b/, `streamed: ${fin.text}`);
+    const hits = (texts: string[]) => texts.filter((t) => name.test(t)).length;
+    assert.ok(hits(batch) >= 2, `batch with keywords: ${JSON.stringify(batch)}`);
+    assert.ok(hits(streamed) >= 2, `streamed with keywords: ${JSON.stringify(streamed)}`);
+    assert.ok(timed, `"Wielgosz" in some batch transcript: ${JSON.stringify(batch)}`);
+    assert.ok(batch.some((t) => /\bmorning\b|\bmeeting\b/.test(t)), 'the rest of the sentences survives');
 
-    const after = await backend.recognize(pcm, {});
-    assert.doesNotMatch(after.text, /wielgosz/i, 'the next session without keywords cannot produce it');
+    const after = await backend.recognize(clips[0], {});
+    assert.doesNotMatch(after.text, /bartosz|wielgosz/i, 'the next session without keywords cannot produce it');
   } finally {
     backend.dispose();
   }
