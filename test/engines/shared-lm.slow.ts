@@ -1,6 +1,7 @@
 /**
- * Decoders of one thread searching one n-gram LM (SharedLm): same transcripts as decoders that
- * load their own copy, less memory each, and the LM outlives the handle that loaded it.
+ * Decoders of one thread searching one n-gram LM (SharedLm, the backend's default): the same words,
+ * times and posteriors as decoders that load their own copy, however their work interleaves, less
+ * memory each, and the LM outlives the handle that loaded it.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +14,10 @@ import {
 } from '../../src/engines/pocketsphinx/binding.ts';
 import { PocketsphinxBackend } from '../../src/engines/pocketsphinx/backend.ts';
 import { nativeHeapInUse } from '../../src/util/native-heap.ts';
-import { clipPcm, loadManifest, skipWithoutPocketsphinx, skipWithoutShared } from './helpers.ts';
+import { clipPcm, loadManifest, readWav16kMono, skipWithoutPocketsphinx, skipWithoutShared, SHARED_DIR } from './helpers.ts';
+import fs from 'node:fs';
+import path from 'node:path';
+import koffi from 'koffi';
 
 const skip = skipWithoutPocketsphinx() || skipWithoutShared();
 
@@ -86,5 +90,127 @@ test('backend: streaming and batch decoders share the worker LM unless their wei
     b2.dispose();
   } finally {
     b.dispose();
+  }
+});
+
+/** Six clips of two conditions: Debian's wideband test set and the 16 kHz copies of the telephony set. */
+function mixedClips(): Float32Array[] {
+  const tel = path.join(SHARED_DIR, 'speech', 'telephony_8k_en_asterisk');
+  const telClips = fs.readFileSync(path.join(tel, 'manifest.jsonl'), 'utf8').trim().split('\n').slice(0, 3)
+    .map((l) => readWav16kMono(path.join(tel, (JSON.parse(l) as { audio: string }).audio)));
+  return [...loadManifest().slice(0, 3).map((c) => clipPcm(c)), ...telClips];
+}
+
+const withProbs = (d: PocketsphinxDecoder) => d.segments().map((s) => `${s.word}@${s.startFrame}-${s.endFrame}:${s.prob.toFixed(6)}`).join(' ');
+
+test('decoders sharing one LM, interleaved chunk by chunk with utterance ends in between, give the same words, times and posteriors', { skip }, () => {
+  // The trie LM has one piece of mutable state, its backoff cache keyed by the full history, which
+  // two decoders now write in turn; this checks that nothing a search or a lattice posterior reads
+  // depends on which decoder queried the LM last.
+  const dict = lmTrimmedDictionary(DEFAULT_PATHS.dict, DEFAULT_PATHS.lm);
+  const clips = mixedClips();
+  const lm = new SharedLm({ dict });
+  const sets = { own: [new PocketsphinxDecoder({ dict }), new PocketsphinxDecoder({ dict })], shared: [new PocketsphinxDecoder({ dict, sharedLm: lm }), new PocketsphinxDecoder({ dict, sharedLm: lm })] };
+  const chunk = 1600;
+  const run = (ds: PocketsphinxDecoder[], a: Float32Array, b: Float32Array): string[] => {
+    const out: string[][] = [[], []];
+    const pcms = [a, b];
+    const pos = [0, 0];
+    for (const d of ds) {
+      d.startStream();
+      d.startUtt();
+    }
+    while (pos[0] < a.length || pos[1] < b.length) {
+      for (let k = 0; k < 2; k++) {
+        if (pos[k] >= pcms[k].length) continue;
+        const e = Math.min(pcms[k].length, pos[k] + chunk);
+        ds[k].processRaw(floatToInt16(pcms[k].subarray(pos[k], e)));
+        pos[k] = e;
+        ds[k].segments(); // a partial, as every pass takes one
+        // The first decoder ends an utterance (bestpath + posteriors) every 1.2 s while the other searches on.
+        if (k === 0 && (pos[k] / chunk) % 12 === 0) {
+          ds[k].endUtt();
+          out[k].push(withProbs(ds[k]));
+          ds[k].startStream();
+          ds[k].startUtt();
+        }
+      }
+    }
+    return ds.map((d, k) => {
+      d.endUtt();
+      return [...out[k], withProbs(d)].join(' | ');
+    });
+  };
+  try {
+    for (let i = 0; i + 1 < clips.length; i += 2) {
+      const own = run(sets.own, clips[i], clips[i + 1]);
+      assert.ok(own.every((t) => /@/.test(t)), 'words decoded');
+      assert.deepEqual(run(sets.shared, clips[i], clips[i + 1]), own, `clips ${i}, ${i + 1}`);
+    }
+  } finally {
+    for (const d of [...sets.own, ...sets.shared]) d.free();
+    lm.release();
+  }
+});
+
+test('backend: concurrent batch requests on one worker give the same words, times and confidences with the shared LM as with an LM per decoder', { skip }, async () => {
+  const clips = mixedClips();
+  const words = async (shareLm: boolean, concurrent: boolean) => {
+    // yieldEveryMs 0: the two requests take turns after every chunk, the finest interleaving.
+    const b = new PocketsphinxBackend({ shareLm, warmDecoders: 2, yieldEveryMs: 0 });
+    await b.init();
+    try {
+      const out: string[] = [];
+      for (let i = 0; i + 1 < clips.length; i += 2) {
+        const r = concurrent
+          ? await Promise.all([b.recognize(clips[i], {}), b.recognize(clips[i + 1], {})])
+          : [await b.recognize(clips[i], {}), await b.recognize(clips[i + 1], {})];
+        for (const x of r) out.push(x.words.map((w) => `${w.word}@${w.start}-${w.end}:${w.confidence}`).join(' '));
+      }
+      return out;
+    } finally {
+      b.dispose();
+    }
+  };
+  const ref = await words(false, false);
+  assert.ok(ref.every((t) => t.length > 0));
+  assert.deepEqual(await words(true, true), ref);
+});
+
+test("the trie LM's backoff cache (its only state written while scoring) never changes a score", { skip }, () => {
+  // lm_trie_score caches the backoff weights of the last full history; decoders sharing the LM
+  // overwrite each other's entry. Scores of random bigram/trigram queries with the cache as the
+  // previous query left it must equal scores with the cache flushed before each query.
+  const sb = koffi.load('libsphinxbase.so.3');
+  const P = 'void *';
+  const logmathInit = sb.func('logmath_init', P, ['double', 'int', 'int']);
+  const logmathFree = sb.func('logmath_free', 'int', [P]);
+  const read = sb.func('ngram_model_read', P, [P, 'const char *', 'int', P]);
+  const free = sb.func('ngram_model_free', 'int', [P]);
+  const tg = sb.func('ngram_tg_score', 'int32_t', [P, 'int32_t', 'int32_t', 'int32_t', koffi.out('int32_t *')]);
+  const bg = sb.func('ngram_bg_score', 'int32_t', [P, 'int32_t', 'int32_t', koffi.out('int32_t *')]);
+  const flush = sb.func('ngram_model_flush', 'void', [P]);
+  const lmath = logmathInit(1.0001, 0, 0);
+  const lm = read(null, DEFAULT_PATHS.lm, 0, lmath);
+  assert.ok(lm, 'LM read');
+  try {
+    let seed = 12345;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    // Frequent word ids (low ids in Debian's LM) so that histories repeat and n-grams exist.
+    const ids = Array.from({ length: 300 }, () => Math.floor(rnd() * 3000));
+    const pick = (n: number) => ids[Math.floor(rnd() * n)];
+    const queries = Array.from({ length: 50_000 }, () => [rnd() < 0.3 ? 0 : 1, pick(300), pick(300), pick(40)]);
+    const used = new Int32Array(1);
+    const score = (flushFirst: boolean) =>
+      queries.map(([kind, a, b, c]) => {
+        if (flushFirst) flush(lm);
+        return kind === 0 ? bg(lm, a, b, used) : tg(lm, a, b, c, used);
+      });
+    const cached = score(false);
+    assert.ok(new Set(cached).size > 1000, 'varied scores');
+    assert.deepEqual(score(true), cached);
+  } finally {
+    free(lm);
+    logmathFree(lmath);
   }
 });
