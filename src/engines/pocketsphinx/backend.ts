@@ -148,8 +148,10 @@ export interface PocketsphinxBackendConfig extends PocketsphinxOptions {
    * utterance ends in between, and concurrent batch requests taking turns after every chunk).
    * The trie LM's only mutable state is a backoff cache keyed by the whole history, i.e. a pure
    * function of its key: 200,000 random bigram/trigram queries scored the same with and without
-   * flushing it before each. Sharing was opt-in from 2026-11-29 after one interleaved
-   * telephony comparison differed; that did not reproduce in 25 runs since (also under CI load).
+   * flushing it before each. Sharing was opt-in from 2026-11-29 after a raw mu-law vs WAV
+   * comparison differed with it (that comparison's cause, found minutes later, was PCM rounding
+   * that differed between the two paths); see the README's Accuracy section for what was
+   * measured since.
    * Keyword-boosted sessions (which add words and raise unigrams) always get a decoder with a
    * private LM. Default true.
    */
