@@ -11,22 +11,27 @@ import {
   SharedLm,
   floatToInt16,
   lmTrimmedDictionary,
+  loadPocketsphinx,
 } from '../../src/engines/pocketsphinx/binding.ts';
 import { PocketsphinxBackend } from '../../src/engines/pocketsphinx/backend.ts';
 import { nativeHeapInUse } from '../../src/util/native-heap.ts';
-import { clipPcm, loadManifest, readWav16kMono, skipWithoutPocketsphinx, skipWithoutShared, SHARED_DIR } from './helpers.ts';
-import fs from 'node:fs';
-import path from 'node:path';
+import { clipPcm, loadManifest, readWav16kMono, skipWithoutPocketsphinx, skipWithoutShared } from './helpers.ts';
+import { loadSet } from '../helpers/speech.ts';
 import koffi from 'koffi';
 
 const skip = skipWithoutPocketsphinx() || skipWithoutShared();
+
+/** The decoder's current segments as text: word@first-last frame, and with `probs` the posterior. */
+function segmentText(d: PocketsphinxDecoder, probs = false): string {
+  return d.segments().map((s) => `${s.word}@${s.startFrame}-${s.endFrame}${probs ? `:${s.prob.toFixed(6)}` : ''}`).join(' ');
+}
 
 function transcript(d: PocketsphinxDecoder, pcm: Float32Array): string {
   d.startStream();
   d.startUtt();
   d.processRaw(floatToInt16(pcm));
   d.endUtt();
-  return d.segments().map((s) => `${s.word}@${s.startFrame}-${s.endFrame}`).join(' ');
+  return segmentText(d);
 }
 
 test('decoders sharing one LM decode exactly like decoders with their own, and take less memory', { skip }, () => {
@@ -95,13 +100,9 @@ test('backend: streaming and batch decoders share the worker LM unless their wei
 
 /** Six clips of two conditions: Debian's wideband test set and the 16 kHz copies of the telephony set. */
 function mixedClips(): Float32Array[] {
-  const tel = path.join(SHARED_DIR, 'speech', 'telephony_8k_en_asterisk');
-  const telClips = fs.readFileSync(path.join(tel, 'manifest.jsonl'), 'utf8').trim().split('\n').slice(0, 3)
-    .map((l) => readWav16kMono(path.join(tel, (JSON.parse(l) as { audio: string }).audio)));
+  const telClips = loadSet('telephony_8k_en_asterisk').slice(0, 3).map((c) => readWav16kMono(c.audio));
   return [...loadManifest().slice(0, 3).map((c) => clipPcm(c)), ...telClips];
 }
-
-const withProbs = (d: PocketsphinxDecoder) => d.segments().map((s) => `${s.word}@${s.startFrame}-${s.endFrame}:${s.prob.toFixed(6)}`).join(' ');
 
 test('decoders sharing one LM, interleaved chunk by chunk with utterance ends in between, give the same words, times and posteriors', { skip }, () => {
   // The trie LM has one piece of mutable state, its backoff cache keyed by the full history, which
@@ -130,7 +131,7 @@ test('decoders sharing one LM, interleaved chunk by chunk with utterance ends in
         // The first decoder ends an utterance (bestpath + posteriors) every 1.2 s while the other searches on.
         if (k === 0 && (pos[k] / chunk) % 12 === 0) {
           ds[k].endUtt();
-          out[k].push(withProbs(ds[k]));
+          out[k].push(segmentText(ds[k], true));
           ds[k].startStream();
           ds[k].startUtt();
         }
@@ -138,7 +139,7 @@ test('decoders sharing one LM, interleaved chunk by chunk with utterance ends in
     }
     return ds.map((d, k) => {
       d.endUtt();
-      return [...out[k], withProbs(d)].join(' | ');
+      return [...out[k], segmentText(d, true)].join(' | ');
     });
   };
   try {
@@ -181,18 +182,14 @@ test("the trie LM's backoff cache (its only state written while scoring) never c
   // lm_trie_score caches the backoff weights of the last full history; decoders sharing the LM
   // overwrite each other's entry. Scores of random bigram/trigram queries with the cache as the
   // previous query left it must equal scores with the cache flushed before each query.
+  // The LM the backend shares (loaded as SharedLm loads it); sphinxbase's scoring calls are bound
+  // here only, as the product never scores through them.
+  const lm = new SharedLm();
   const sb = koffi.load('libsphinxbase.so.3');
   const P = 'void *';
-  const logmathInit = sb.func('logmath_init', P, ['double', 'int', 'int']);
-  const logmathFree = sb.func('logmath_free', 'int', [P]);
-  const read = sb.func('ngram_model_read', P, [P, 'const char *', 'int', P]);
-  const free = sb.func('ngram_model_free', 'int', [P]);
   const tg = sb.func('ngram_tg_score', 'int32_t', [P, 'int32_t', 'int32_t', 'int32_t', koffi.out('int32_t *')]);
   const bg = sb.func('ngram_bg_score', 'int32_t', [P, 'int32_t', 'int32_t', koffi.out('int32_t *')]);
-  const flush = sb.func('ngram_model_flush', 'void', [P]);
-  const lmath = logmathInit(1.0001, 0, 0);
-  const lm = read(null, DEFAULT_PATHS.lm, 0, lmath);
-  assert.ok(lm, 'LM read');
+  const flush = () => loadPocketsphinx().ngram_model_flush(lm.handle);
   try {
     let seed = 12345;
     const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
@@ -203,14 +200,13 @@ test("the trie LM's backoff cache (its only state written while scoring) never c
     const used = new Int32Array(1);
     const score = (flushFirst: boolean) =>
       queries.map(([kind, a, b, c]) => {
-        if (flushFirst) flush(lm);
-        return kind === 0 ? bg(lm, a, b, used) : tg(lm, a, b, c, used);
+        if (flushFirst) flush();
+        return kind === 0 ? bg(lm.handle, a, b, used) : tg(lm.handle, a, b, c, used);
       });
     const cached = score(false);
     assert.ok(new Set(cached).size > 1000, 'varied scores');
     assert.deepEqual(score(true), cached);
   } finally {
-    free(lm);
-    logmathFree(lmath);
+    lm.release();
   }
 });
