@@ -143,9 +143,11 @@ export interface PocketsphinxBackendConfig extends PocketsphinxOptions {
   streamCmnPrior?: boolean;
   /**
    * Decoders of a worker search one n-gram LM loaded once per worker (see `SharedLm`) instead of
-   * each loading its own copy (33 MB each with Debian's en-us LM). Words, times and confidences
-   * are identical (test/engines/shared-lm.slow.ts: two decoders interleaved chunk by chunk with
-   * utterance ends in between, and concurrent batch requests taking turns after every chunk).
+   * each loading its own copy (33 MB each with Debian's en-us LM). test/engines/shared-lm.slow.ts
+   * checks that words, times and confidences are identical (two decoders interleaved chunk by
+   * chunk with utterance ends in between, and concurrent batch requests taking turns after every
+   * chunk); early on 2026-12-07 a few in-process comparisons differed and the cause was not found
+   * (README, Accuracy).
    * The trie LM's only mutable state is a backoff cache keyed by the whole history, i.e. a pure
    * function of its key: 200,000 random bigram/trigram queries scored the same with and without
    * flushing it before each. Sharing was opt-in from 2026-11-29 after a raw mu-law vs WAV
