@@ -31,7 +31,9 @@ import { ENGINE_SAMPLE_RATE } from '../types.ts';
 import { EngineError } from '../errors.ts';
 import { concatFloat32 } from '../../util/pcm.ts';
 import { KeywordBooster, KeywordPlan, parseKeywords } from './keywords.ts';
+import { SpeechGate } from './speech-gate.ts';
 import {
+  type CepstraStream,
   DEFAULT_PATHS,
   FRAME_RATE,
   lmTrimmedDictionary,
@@ -53,7 +55,7 @@ export interface PocketsphinxBackendConfig extends PocketsphinxOptions {
   trimDictionary?: boolean;
   /** Where the trimmed dictionary is cached. Default <os.tmpdir()>/cochlea-pocketsphinx. */
   cacheDir?: string;
-  /** Idle decoders kept per worker for reuse (each holds ~76 MB). Default 2. */
+  /** Idle decoders kept per worker for reuse (each holds ~50 MB with the shared LM). Default 2. */
   maxIdleDecoders?: number;
   /** Decoders created at init so the first request does not pay ps_init. Default 1. */
   warmDecoders?: number;
@@ -158,6 +160,27 @@ export interface PocketsphinxBackendConfig extends PocketsphinxOptions {
    * private LM. Default true.
    */
   shareLm?: boolean;
+  /**
+   * Streaming: a session hands its decoder back to the worker's pool when a segment ends (once
+   * its CMN warm-up and refine marks are behind it, and unless it boosts keywords), and watches
+   * its audio with a `SpeechGate` instead of decoding it until speech may have started again;
+   * then it takes a decoder and decodes from `streamGatePrerollSeconds` before that onset. A
+   * session in silence (listening to the other side of a call) then holds ~1 MB instead of a
+   * decoder (~50 MB: the search over the 79k-word lexicon), and its silence costs no decoding.
+   * Default true.
+   */
+  streamReleaseDecoders?: boolean;
+  /** See `streamReleaseDecoders`: onset threshold over the session's noise floor. Default 10 dB. */
+  streamGateDb?: number;
+  /** See `streamReleaseDecoders`: audio decoded before a detected onset. Default 0.5 s. */
+  streamGatePrerollSeconds?: number;
+  /**
+   * Idle decoders beyond `warmDecoders` are freed once unused for this long; decoders handed back
+   * between segments (`streamReleaseDecoders`) are kept that long even beyond `maxIdleDecoders`, so
+   * sessions taking turns do not pay ps_init (0.3–0.45 s of worker time) at every speech onset.
+   * Default 20 s.
+   */
+  idleDecoderSeconds?: number;
 }
 
 const SAMPLES_PER_FRAME = ENGINE_SAMPLE_RATE / FRAME_RATE;
@@ -255,6 +278,8 @@ export class PocketsphinxBackend implements Backend {
   private readonly cmnPriors: Float32Array[] = [];
   /** LMs shared by this worker's decoders, by LM weights (`lmWeightKey`). */
   private readonly sharedLms = new Map<string, SharedLm>();
+  /** When each idle decoder was released (see trimIdle). */
+  private readonly idleSince = new WeakMap<PocketsphinxDecoder, number>();
   private created = 0;
   private live = 0;
   private disposed = false;
@@ -282,6 +307,10 @@ export class PocketsphinxBackend implements Backend {
       streamArgs: {},
       shareLm: true,
       streamCmnPrior: true,
+      streamReleaseDecoders: true,
+      streamGateDb: 10,
+      streamGatePrerollSeconds: 0.5,
+      idleDecoderSeconds: 20,
       ...config,
     };
     this.info = { ...POCKETSPHINX_INFO, keywords: this.cfg.keywordBoost };
@@ -393,7 +422,11 @@ export class PocketsphinxBackend implements Backend {
     return d;
   }
 
-  release(d: PocketsphinxDecoder): void {
+  /**
+   * `linger`: a streaming session handing its decoder back between segments (it will want one
+   * again soon): the decoder stays idle for `idleDecoderSeconds` even beyond `maxIdleDecoders`.
+   */
+  release(d: PocketsphinxDecoder, linger = false): void {
     this.live--;
     let reusable = true;
     try {
@@ -404,8 +437,29 @@ export class PocketsphinxBackend implements Backend {
       reusable = false;
     }
     const pool = this.streamDecoders.has(d) ? this.idleStream : this.idle;
-    if (reusable && !this.disposed && pool.length < this.cfg.maxIdleDecoders) pool.push(d);
-    else d.free();
+    if (reusable && !this.disposed && (linger || pool.length < this.cfg.maxIdleDecoders)) {
+      pool.push(d);
+      this.idleSince.set(d, performance.now());
+    } else {
+      d.free();
+    }
+    this.trimIdle();
+  }
+
+  /**
+   * Free idle decoders beyond `warmDecoders` that have not been used for `idleDecoderSeconds`
+   * (decoders released beyond `maxIdleDecoders` without `linger` were freed at once).
+   */
+  trimIdle(): void {
+    const now = performance.now();
+    for (const pool of [this.idle, this.idleStream]) {
+      // Pools are stacks (acquire pops the most recently released): the front idled longest.
+      while (pool.length > this.cfg.warmDecoders) {
+        const since = this.idleSince.get(pool[0]) ?? 0;
+        if (now - since < this.cfg.idleDecoderSeconds * 1000) break;
+        pool.shift()!.free();
+      }
+    }
   }
 
   /** The session's keyword plan (empty when boosting is off or no keyword is usable). */
@@ -566,11 +620,15 @@ export class PocketsphinxBackend implements Backend {
       minSegmentSeconds: this.cfg.minSegmentSeconds,
       maxSegmentSeconds: this.cfg.maxSegmentSeconds,
       chunkSeconds: this.cfg.chunkSeconds,
+      releaseBetweenSegments: this.cfg.streamReleaseDecoders,
+      gateDb: this.cfg.streamGateDb,
+      gatePrerollSeconds: this.cfg.streamGatePrerollSeconds,
     });
   }
 
   decodeReady(decoders: StreamingDecoder[]): void {
     for (const d of decoders) (d as PocketsphinxStreamingDecoder).decode();
+    this.trimIdle();
   }
 
   dispose(): void {
@@ -669,6 +727,10 @@ export interface StreamingDecoderConfig {
   minSegmentSeconds: number;
   maxSegmentSeconds: number;
   chunkSeconds: number;
+  /** See `streamReleaseDecoders` / `streamGateDb` / `streamGatePrerollSeconds`. */
+  releaseBetweenSegments: boolean;
+  gateDb: number;
+  gatePrerollSeconds: number;
 }
 
 /**
@@ -693,8 +755,25 @@ export interface StreamingDecoderConfig {
  * (chunks are split at the exact sample of each mark), never on how the audio was chunked.
  */
 export class PocketsphinxStreamingDecoder implements StreamingDecoder {
-  /** Taken from the backend's pool at the first audio, so idle sessions hold no decoder. */
+  /**
+   * Taken from the backend's pool at the first audio, so idle sessions hold no decoder; with
+   * `releaseBetweenSegments`, handed back when a segment ends and taken again at the next
+   * speech onset (null meanwhile: the session is "gated").
+   */
   private dec: PocketsphinxDecoder | null = null;
+  /** True once the first decoder was taken (CMN estimate, marks and front end set up). */
+  private initialized = false;
+  /** The session's own front end for the CMN estimate (outlives the decoders it borrows). */
+  private fe: CepstraStream | null = null;
+  /** Coefficients per cepstrum of the decoders' live CMN (the estimate's size). */
+  private cmnDim = 0;
+  /** Watches the audio while gated (null when decoders are never released). */
+  private readonly gate: SpeechGate | null;
+  /** Audio held while gated, at most `gatePrerollSeconds` of it (decoded when speech starts). */
+  private preroll: Float32Array[] = [];
+  private prerollLen = 0;
+  /** Samples at the start of the current segment never given to a decoder (gated silence). */
+  private segSkip = 0;
   private freed = false;
   private pending: Float32Array[] = [];
   private buf = new Int16Array(4096);
@@ -739,17 +818,30 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
     private readonly cfg: StreamingDecoderConfig,
   ) {
     this.hangoverFrames = cfg.hangoverSeconds * FRAME_RATE;
+    // Keyword-boosted sessions keep their decoder: boosts are applied per acquire (a lexicon rebuild).
+    this.gate =
+      cfg.releaseBetweenSegments && plan.empty
+        ? new SpeechGate({ thresholdDb: cfg.gateDb, floorSeconds: 3, minDbfs: -70 })
+        : null;
   }
 
   private get d(): PocketsphinxDecoder {
     if (this.freed) throw new Error('streaming decoder already freed');
-    if (!this.dec) {
+    if (!this.dec && this.initialized) {
+      // Back from the gate: a pooled decoder, live CMN from the session's recent audio.
+      const d = this.backend.acquire(this.plan, true);
+      this.dec = d;
+      d.startStream(this.recentMean());
+    } else if (!this.dec) {
+      this.initialized = true;
       const d = this.backend.acquire(this.plan, true);
       this.dec = d;
       const cepSize = this.cfg.cmnWindowSeconds > 0 ? d.cmnSize : null;
       if (cepSize !== null) {
         this.est = new CmnEstimate(cepSize, Math.ceil(this.cfg.cmnWindowSeconds));
-        d.startCepstra();
+        this.cmnDim = cepSize;
+        this.fe = d.cepstraStream();
+        this.fe.start();
         const warm = Math.round(this.cfg.cmnWarmupSeconds * this.sr);
         const refine = Math.round(this.cfg.cmnRefineSeconds * this.sr);
         // With a prior from this worker's recent sessions, no hold: decode from it at once.
@@ -795,11 +887,11 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
   }
 
   /** Add audio to the running CMN estimate. */
-  private observe(d: PocketsphinxDecoder, pcm: Float32Array): void {
+  private observe(pcm: Float32Array): void {
     this.observed += pcm.length;
-    if (!this.est) return;
-    const c = d.cepstra(this.int16(pcm));
-    if (c.cepSize !== d.cmnSize) {
+    if (!this.est || !this.fe) return;
+    const c = this.fe.process(this.int16(pcm));
+    if (c.cepSize !== this.cmnDim) {
       this.est = null; // a front end unlike the one CMN normalizes: keep -cmninit
       return;
     }
@@ -847,7 +939,7 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
     this.committed.push(
       ...toWords(
         d.segments().filter((s) => (s.startFrame + s.endFrame + 1) / 2 < cut),
-        this.uttStart / this.sr,
+        (this.segSkip + this.uttStart) / this.sr,
       ),
     );
     this.restartUtt(d, cut * SAMPLES_PER_FRAME);
@@ -914,22 +1006,35 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
    */
   decode(all = false): void {
     if (this.pending.length === 0 && this.backlog.length === 0) return;
-    const d = this.d;
+    if (!this.initialized) void this.d; // the session's first audio: take a decoder, set up CMN
     let fresh = 0;
     for (let p of this.pending) {
       while (p.length > 0) {
         const mark = this.marks.length > 0 ? this.marks[0] : Infinity;
         const head = p.subarray(0, Math.min(p.length, mark - this.observed, this.switchAt > 0 ? this.switchAt - this.observed : Infinity));
         p = p.subarray(head.length);
-        this.observe(d, head);
+        this.observe(head);
+        const onset = this.gate ? this.gate.push(head) : -1;
         this.segAudio?.push(head);
-        if (this.started) {
+        if (this.started && !this.dec) {
+          // Gated: hold a pre-roll until speech may have started, then decode from there.
+          if (onset < 0) {
+            this.hold(head);
+          } else {
+            this.hold(head.subarray(0, onset));
+            void this.d;
+            this.backlog.push(...this.preroll, head.subarray(onset));
+            fresh += this.prerollLen + head.length - onset;
+            this.preroll = [];
+            this.prerollLen = 0;
+          }
+        } else if (this.started) {
           this.backlog.push(head);
           fresh += head.length;
         }
         if (this.observed >= mark) {
           this.marks.shift();
-          this.restartSegment(d);
+          this.restartSegment(this.d);
         }
         if (this.switchAt > 0 && this.observed >= this.switchAt) {
           this.switchAt = 0;
@@ -945,13 +1050,38 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
     }
     this.pending = [];
     if (!this.started) return; // still warming up: nothing decoded yet
+    const d = this.dec;
+    if (!d) return; // gated: nothing to decode
     const catchUp = Math.round(this.cfg.catchUpSeconds * this.sr);
     // Until the backlog is worked off, partials keep the last hypothesis (the decoder's is of
     // the re-decode's first part only).
     if (!this.drain(d, all || catchUp <= 0 ? Infinity : fresh + catchUp)) return;
     this.segs = d.segments();
-    const words = this.plan.applyCasing([...this.committed, ...toWords(this.segs, this.uttStart / this.sr)]);
+    const words = this.plan.applyCasing([...this.committed, ...toWords(this.segs, (this.segSkip + this.uttStart) / this.sr)]);
     this.hyp = { text: joinText(words), words };
+  }
+
+  /** Keep gated audio as pre-roll; what falls out of it is skipped (never decoded). */
+  private hold(pcm: Float32Array): void {
+    if (pcm.length > 0) {
+      this.preroll.push(pcm);
+      this.prerollLen += pcm.length;
+    }
+    let excess = this.prerollLen - Math.round(this.cfg.gatePrerollSeconds * this.sr);
+    while (excess > 0) {
+      const a = this.preroll[0];
+      const drop = Math.min(a.length, excess);
+      if (drop === a.length) this.preroll.shift();
+      else this.preroll[0] = a.subarray(drop);
+      this.prerollLen -= drop;
+      this.segSkip += drop;
+      excess -= drop;
+    }
+  }
+
+  /** True while the session holds no decoder between segments (waiting for speech). */
+  get gated(): boolean {
+    return this.initialized && this.dec === null && !this.freed;
   }
 
   hypothesis(): Hypothesis {
@@ -959,6 +1089,7 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
   }
 
   inSpeech(): boolean {
+    if (!this.dec) return false; // gated (or nothing decoded yet)
     // Behind on a re-decode: the speech state is not known yet; never let it end the segment.
     if (this.backlog.length > 0) return true;
     const frames = Math.floor((this.segPos - this.uttStart) / SAMPLES_PER_FRAME);
@@ -975,7 +1106,13 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
     if (this.freed) throw new Error('streaming decoder already freed');
     this.decode(true);
     const d = this.dec;
-    if (!d) return EMPTY; // no audio ever arrived
+    if (!d) {
+      // No audio ever arrived, or gated all segment long: its audio was never speech.
+      this.preroll = [];
+      this.prerollLen = 0;
+      this.segSkip = 0;
+      return EMPTY;
+    }
     // finalize/end before the warm-up completed: decode the held audio from the mean of all of it.
     // (also when decoding so far ran from the worker's prior: the final comes from the session's own mean.)
     if (!this.started || this.observed < this.provisionalUntil) {
@@ -987,7 +1124,7 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
     let words = this.committed;
     if (d.inUtterance) {
       d.endUtt();
-      words = [...words, ...toWords(d.segments(), this.uttStart / this.sr)];
+      words = [...words, ...toWords(d.segments(), (this.segSkip + this.uttStart) / this.sr)];
     }
     words = this.plan.applyCasing(words);
     const result = words.length > 0 ? { text: joinText(words), words } : EMPTY;
@@ -998,9 +1135,16 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
     this.uttStart = 0;
     this.uttAudio = [];
     this.segAudio = this.marks.length > 0 ? [] : null;
-    // Next segment's frames count from 0 again (see binding.ts on 5prealpha frame numbering);
-    // its live CMN starts from the session's recent audio.
-    d.startStream(this.recentMean());
+    this.segSkip = 0;
+    if (this.gate && this.marks.length === 0 && this.switchAt === 0 && this.priorAt === 0 && this.backlog.length === 0) {
+      // Between segments the session needs no decoder: back to the pool until speech starts.
+      this.dec = null;
+      this.backend.release(d, true);
+    } else {
+      // Next segment's frames count from 0 again (see binding.ts on 5prealpha frame numbering);
+      // its live CMN starts from the session's recent audio.
+      d.startStream(this.recentMean());
+    }
     return result;
   }
 
@@ -1011,16 +1155,12 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
     this.backlog = [];
     this.uttAudio = [];
     this.segAudio = null;
+    this.preroll = [];
+    this.fe?.free();
+    this.fe = null;
     const d = this.dec;
     this.dec = null;
     if (!d) return;
-    if (this.est) {
-      try {
-        d.endCepstra();
-      } catch {
-        /* the decoder is released (or freed) below either way */
-      }
-    }
     this.backend.release(d);
   }
 }

@@ -346,6 +346,70 @@ export function floatToInt16(pcm: Float32Array, out?: Int16Array): Int16Array {
   return dst;
 }
 
+/**
+ * A standalone sphinxbase front end (fe_init_auto_r over a decoder's configuration, which it
+ * retains): cepstra of a stream of audio, with the overflow samples and pre-emphasis carried
+ * between calls exactly as one fe_process_utt over the concatenation would.
+ */
+export class CepstraStream {
+  private fe: Ptr | null;
+  readonly cepSize: number;
+
+  constructor(
+    private readonly api: Api,
+    config: Ptr,
+  ) {
+    const fe = api.fe_init_auto_r(config);
+    if (!fe) throw new Error('pocketsphinx: fe_init_auto_r failed');
+    this.fe = fe;
+    this.cepSize = api.fe_get_output_size(fe);
+  }
+
+  private get handle(): Ptr {
+    if (this.fe === null) throw new Error('pocketsphinx: cepstra stream already freed');
+    return this.fe;
+  }
+
+  /** Reset for unrelated audio (noise statistics, overflow samples, pre-emphasis). */
+  start(): void {
+    this.api.fe_start_stream(this.handle);
+    this.api.fe_start_utt(this.handle);
+  }
+
+  /** Cepstra of the next samples since start(): frames × cepSize, row-major. */
+  process(samples: Int16Array): { frames: Float32Array; cepSize: number } {
+    const fe = this.handle;
+    const dim = this.cepSize;
+    if (samples.length === 0) return { frames: new Float32Array(0), cepSize: dim };
+    const block: [Ptr | null] = [null];
+    const n = new Int32Array(1);
+    const r = this.api.fe_process_utt(fe, samples, samples.length, block, n);
+    const cep = block[0];
+    try {
+      if (r < 0) throw new Error('pocketsphinx: fe_process_utt failed');
+      if (!cep || n[0] <= 0) return { frames: new Float32Array(0), cepSize: dim };
+      // ckd_calloc_2d: an array of row pointers whose first row starts one contiguous block.
+      const row0 = koffi.decode(cep, 'void *') as Ptr;
+      const frames = new Float32Array(koffi.view(row0, n[0] * dim * 4).slice(0));
+      return { frames, cepSize: dim };
+    } finally {
+      if (cep) this.api.fe_free_2d(cep);
+    }
+  }
+
+  /** Drop the per-utterance buffers (the last partial frame). */
+  end(): void {
+    if (this.fe === null) return;
+    this.api.fe_end_utt(this.fe, new Float32Array(this.cepSize), new Int32Array(1));
+  }
+
+  free(): void {
+    if (this.fe === null) return;
+    this.api.fe_free(this.fe);
+    this.fe = null;
+  }
+}
+
 export class PocketsphinxDecoder {
   private ps: Ptr | null;
   private readonly lmath: Ptr;
@@ -354,8 +418,7 @@ export class PocketsphinxDecoder {
   private readonly api: Api;
   private inUtt = false;
   /** Private front end for startCepstra()/cepstra(), created on first use. */
-  private fe: Ptr | null = null;
-  private feDim = 0;
+  private fe: CepstraStream | null = null;
   private readonly sf = new Int32Array(1);
   private readonly ef = new Int32Array(1);
   /** Samples fed in the current utterance. */
@@ -435,49 +498,34 @@ export class PocketsphinxDecoder {
   }
 
   /**
-   * Start computing the cepstra (MFCC frames, C0 = log energy) of new audio, with a front end of
-   * its own built from the decoder's configuration (same -samprate, -nfilt, -lowerf/-upperf,
-   * noise removal, ... as the model's feat.params), so the decoder's front end and search state
-   * are untouched. Each call resets that front end (noise statistics, overflow samples,
-   * pre-emphasis), so the cepstra of given audio never depend on earlier calls.
+   * Start computing the cepstra (MFCC frames, C0 = log energy) of new audio with this decoder's
+   * own `CepstraStream` (see there), so the decoder's front end and search state are untouched.
+   * Each call resets that stream, so the cepstra of given audio never depend on earlier calls.
    */
   startCepstra(): void {
-    if (!this.fe) {
-      const fe = this.api.fe_init_auto_r(this.api.ps_get_config(this.handle));
-      if (!fe) throw new Error('pocketsphinx: fe_init_auto_r failed');
-      this.fe = fe;
-      this.feDim = this.api.fe_get_output_size(fe);
-    }
-    this.api.fe_start_stream(this.fe);
-    this.api.fe_start_utt(this.fe);
+    this.fe ??= this.cepstraStream();
+    this.fe.start();
   }
 
   /** Cepstra of the next samples since startCepstra(): frames × cepSize, row-major. */
   cepstra(samples: Int16Array): { frames: Float32Array; cepSize: number } {
     if (!this.fe) throw new Error('pocketsphinx: startCepstra() not called');
-    const dim = this.feDim;
-    if (samples.length === 0) return { frames: new Float32Array(0), cepSize: dim };
-    const block: [Ptr | null] = [null];
-    const n = new Int32Array(1);
-    const r = this.api.fe_process_utt(this.fe, samples, samples.length, block, n);
-    const cep = block[0];
-    try {
-      if (r < 0) throw new Error('pocketsphinx: fe_process_utt failed');
-      if (!cep || n[0] <= 0) return { frames: new Float32Array(0), cepSize: dim };
-      // ckd_calloc_2d: an array of row pointers whose first row starts one contiguous block.
-      const row0 = koffi.decode(cep, 'void *') as Ptr;
-      const frames = new Float32Array(koffi.view(row0, n[0] * dim * 4).slice(0));
-      return { frames, cepSize: dim };
-    } finally {
-      if (cep) this.api.fe_free_2d(cep);
-    }
+    return this.fe.process(samples);
   }
 
   /** Reset the cepstrum front end's per-utterance buffers (the last partial frame is dropped). */
   endCepstra(): void {
-    if (!this.fe) return;
-    const last = new Float32Array(this.feDim);
-    this.api.fe_end_utt(this.fe, last, new Int32Array(1));
+    this.fe?.end();
+  }
+
+  /**
+   * A front end of its own built from this decoder's configuration (same -samprate, -nfilt,
+   * -lowerf/-upperf, noise removal, ... as the model's feat.params), owned by the caller and
+   * independent of this decoder afterwards (it keeps its own reference to the configuration), so
+   * a streaming session can keep computing cepstra while it holds no decoder.
+   */
+  cepstraStream(): CepstraStream {
+    return new CepstraStream(this.api, this.api.ps_get_config(this.handle));
   }
 
   startUtt(): void {
@@ -599,7 +647,7 @@ export class PocketsphinxDecoder {
 
   free(): void {
     if (this.ps === null) return;
-    if (this.fe) this.api.fe_free(this.fe);
+    this.fe?.free();
     this.fe = null;
     this.api.ps_free(this.ps);
     this.ps = null;
