@@ -18,7 +18,9 @@
  * The engine's batch throughput is measured in the same run (the same clips through
  * engine.recognize, one at a time), as wall RTFx and CPU RTFx (audio seconds per CPU second).
  * Memory: on a fresh server, RSS growth per session with 16 sessions open that have each received
- * 3 s of audio.
+ * 3 s of audio (all 16 in speech at once: each holds a decoder), then the allocator's in-use bytes
+ * per session with 16 sessions taking turns (3 s of speech, 3 s listening, turns spread evenly):
+ * sessions hand their decoder back between turns (`streamReleaseDecoders`).
  *
  * A/B: `--capacity-ab '{"A":{...},"B":{...}}'` (COCHLEA_POCKETSPHINX_CONFIG objects) runs one
  * server per configuration and interleaves them level by level (A, B, A, B...) on the same clips,
@@ -28,6 +30,8 @@
  * Duration per stream: `--capacity-seconds N` (default 30; `--capacity-minutes 5` for the
  * issue's top setting). `--capacity-levels 1,2,4` overrides the levels; `--capacity-clips N` how
  * many clips (LibriSpeech first, then LJSpeech; default 10) are decoded in batch and streamed.
+ * `--capacity-turns 3:3,2:4` the speech:listening cycles of the turn-taking memory runs (`none` skips
+ * them), `--capacity-turn-seconds N` their length (default 60).
  *
  *   nice -n 10 npx tsx bench/run.ts --only capacity -- --capacity-seconds 30
  */
@@ -39,6 +43,7 @@ import { BPS, CHUNK, f32, median, percentile, sharedAvailable, type BenchContext
 import { startTestServer, type TestServer } from '../test/helpers/server.ts';
 import { wavPcmBytes } from '../test/helpers/ws.ts';
 import { nativeHeapInUse } from '../src/util/native-heap.ts';
+import type { WorkerPool } from '../src/engines/pool.ts';
 
 type Clip = StreamClip;
 
@@ -221,6 +226,88 @@ async function memoryPerSession(s: TestServer, clip: Clip, n: number): Promise<{
   return { rss: (rss - base) / n, heap: (heap - heap0) / n };
 }
 
+/**
+ * Per session with `n` sessions open that take turns as callers do: each plays `speech` seconds of
+ * the clip, then listens (sends `listen` seconds of -60 dBFS noise), paced at real time, the
+ * sessions' turns spread evenly over the cycle (speech / (speech + listen) of them speaking at any moment). Allocator
+ * in-use bytes sampled every 0.5 s over the last half of `seconds`: median and max growth, per session.
+ */
+async function memoryTakingTurns(
+  s: TestServer,
+  clip: Clip,
+  n: number,
+  speech: number,
+  listen: number,
+  seconds: number,
+): Promise<{ median: number; max: number; decoders: string }> {
+  const heap0 = nativeHeapInUse() ?? NaN;
+  const cycle = speech + listen;
+  const bed = new Int16Array(Math.round(listen * 16000));
+  let x = 1;
+  for (let i = 0; i < bed.length; i++) {
+    x = (x * 1103515245 + 12345) & 0x7fffffff;
+    bed[i] = Math.round((x / 0x7fffffff - 0.5) * 0.002 * 32768);
+  }
+  const speechBytes = clip.pcm.subarray(0, Math.min(clip.pcm.length, Math.round(speech * BPS)));
+  const listenBytes = new Uint8Array(bed.buffer);
+  const samples: number[] = [];
+  const t0 = performance.now();
+  const live: number[] = [];
+  const idle: number[] = [];
+  const sampler = setInterval(() => {
+    const t = performance.now() - t0;
+    if (t < (seconds / 2) * 1000 || t > seconds * 1000) return; // not while the sessions close
+    samples.push(((nativeHeapInUse() ?? NaN) - heap0) / n);
+    const pool = (s.server.engine as { pool?: WorkerPool }).pool;
+    void pool
+      ?.stats()
+      .then((ws) => {
+        live.push(ws.reduce((a, w) => a + (w.backend?.live ?? 0), 0) / ws.length);
+        idle.push(ws.reduce((a, w) => a + (w.backend?.idle ?? 0), 0) / ws.length);
+      })
+      .catch(() => {});
+  }, 500);
+  try {
+    await Promise.all(
+      Array.from({ length: n }, async (_, i) => {
+        const ws = new WebSocket(`${s.url.replace('http', 'ws')}/waves/v1/pulse/get_text?language=en`, { headers: { authorization: `Bearer ${s.key}` } });
+        await new Promise<void>((r, j) => (ws.once('open', () => r()), ws.once('error', j)));
+        ws.on('message', () => {});
+        // Session i starts listening for a fraction of the cycle, so turns are spread out.
+        let lead = Math.round((i / n) * cycle * 16000) * 2;
+        const start = performance.now();
+        let sent = 0;
+        const send = async (buf: Uint8Array) => {
+          for (let off = 0; off < buf.length; off += CHUNK) {
+            const part = buf.subarray(off, Math.min(off + CHUNK, buf.length));
+            sent += part.length;
+            const due = start + (sent / BPS) * 1000;
+            const wait = due - performance.now();
+            if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+            ws.send(part);
+          }
+        };
+        while (lead > 0) {
+          const part = listenBytes.subarray(0, Math.min(lead, listenBytes.length));
+          await send(part);
+          lead -= part.length;
+        }
+        while (performance.now() - t0 < seconds * 1000) {
+          await send(speechBytes);
+          await send(listenBytes);
+        }
+        await new Promise<void>((r) => {
+          ws.on('close', () => r());
+          ws.send('{"type":"close_stream"}');
+        });
+      }),
+    );
+  } finally {
+    clearInterval(sampler);
+  }
+  return { median: median(samples), max: Math.max(...samples), decoders: `${r1(median(live))}/${r1(median(idle))}` };
+}
+
 const r1 = (x: number) => Math.round(x * 10) / 10;
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
@@ -284,6 +371,11 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
     // Memory on a fresh server per configuration (the sweep's servers hold pooled decoders that
     // new sessions would reuse): RSS growth with 16 sessions open, divided by 16.
     const mem: Record<string, { rss: number; heap: number }> = {};
+    const turns: Record<string, Record<string, { median: number; max: number; decoders: string }>> = {};
+    const turnSeconds = Number(arg('--capacity-turn-seconds') ?? 60);
+    // Speech:listening seconds per turn cycle, e.g. "3:3,2:4".
+    const turnArg = arg('--capacity-turns') ?? '3:3,2:4';
+    const turnCycles = turnArg === 'none' ? [] : turnArg.split(',').map((c) => c.split(':').map(Number) as [number, number]);
     for (const [name, c] of Object.entries(configs)) {
       const old = servers.get(name);
       servers.delete(name);
@@ -292,6 +384,24 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
       servers.set(name, fresh);
       await new Promise((r) => setTimeout(r, 1000));
       mem[name] = await memoryPerSession(fresh, clips[0], 16);
+      servers.delete(name);
+      await fresh.close();
+      for (const [speech, listen] of turnCycles) {
+        const key = `${speech}:${listen}`;
+        ctx.log(`capacity: ${name} memory, 16 sessions open taking turns (${speech} s speech, ${listen} s listening) for ${turnSeconds} s`);
+        // Each on a fresh server, so nothing of an earlier run is still held or being freed.
+        const fresh2 = await startConfig(c);
+        servers.set(name, fresh2);
+        await new Promise((r) => setTimeout(r, 1000));
+        const t = await memoryTakingTurns(fresh2, clips[0], 16, speech, listen, turnSeconds);
+        servers.delete(name);
+        await fresh2.close();
+        (turns[name] ??= {})[key] = t;
+        ctx.log(
+          `capacity: ${name} taking turns ${key}: ${r1(t.median / 2 ** 20)} MB in use per session (median; max ${r1(t.max / 2 ** 20)}), ` +
+            `decoders per worker live/idle (median) ${t.decoders}`,
+        );
+      }
     }
 
     const cores = 2;
@@ -300,7 +410,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
       batch_rtfx_wall: r3(batchRtfx),
       batch_rtfx_cpu: r3(batchCpuRtfx),
     };
-    for (const name of servers.keys()) {
+    for (const name of Object.keys(configs)) {
       const mine = results.filter((r) => r.config === name);
       const ok = mine.filter((r) => percentile(r.lags, 95) <= 1.0 && !(r.drift > 0.5));
       const cap = ok.length ? Math.max(...ok.map((r) => r.n)) : 0;
@@ -311,6 +421,12 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
       metrics[`${name}_streams_per_core_by_cpu`] = r1(1 / cpuPerStream);
       metrics[`${name}_rss_mb_per_session_16_open`] = r1(mem[name].rss / 2 ** 20);
       metrics[`${name}_native_heap_mb_per_session_16_open`] = r1(mem[name].heap / 2 ** 20);
+      for (const [key, t] of Object.entries(turns[name] ?? {})) {
+        const k = key.replace(':', '_');
+        metrics[`${name}_native_heap_mb_per_session_16_turns_${k}_median`] = r1(t.median / 2 ** 20);
+        metrics[`${name}_native_heap_mb_per_session_16_turns_${k}_max`] = r1(t.max / 2 ** 20);
+        metrics[`${name}_decoders_per_worker_live_idle_16_turns_${k}`] = t.decoders;
+      }
     }
     return {
       name: 'capacity',
@@ -339,7 +455,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
         'Lag (issue 16): audio sent so far − end of the newest word, sampled when a partial adds a word later than any before. Drift: the worst stream’s median lag over its last third minus its first third.',
         'CPU per audio second is the whole process (server, engine workers and this client) over the level, divided by the audio streamed; it is far less affected by other load on the machine than the latencies.',
         'Capacity = the largest level with pooled lag p95 ≤ 1 s and drift ≤ 0.5 s; as a fraction of the engine = streams ÷ (2 cores × batch wall RTFx).',
-        'Memory per session: on a fresh server (one warm decoder per worker), growth with 16 sessions open that each received 3 s of audio (read once all of it was decoded), divided by 16: process RSS, and the C allocator’s in-use bytes (glibc mallinfo2; RSS also counts freed memory glibc keeps).',
+        'Memory per session: on a fresh server (one warm decoder per worker), growth with 16 sessions open that each received 3 s of audio (read once all of it was decoded), divided by 16: process RSS, and the C allocator’s in-use bytes (glibc mallinfo2; RSS also counts freed memory glibc keeps). Taking turns (turns_S_L): 16 sessions each playing S s of the clip then L s of -60 dBFS noise (listening), paced, turns spread evenly over the cycle; on another fresh server; in-use bytes sampled every 0.5 s over the second half of the run, median and max per session.',
       ],
     };
   } finally {
