@@ -24,7 +24,8 @@
  *
  * A/B: `--capacity-ab '{"A":{...},"B":{...}}'` (COCHLEA_POCKETSPHINX_CONFIG objects) runs one
  * server per configuration and interleaves them level by level (A, B, A, B...) on the same clips,
- * so both see the same machine load; `"codeRoot": "<dir>"` in a configuration runs that server from
+ * so both see the same machine load; `"vad": false` runs that server without Silero VAD (the test
+ * server otherwise uses it when ../shared has it); `"codeRoot": "<dir>"` in a configuration runs that server from
  * another checkout of the repo (before/after a code change in one run). Default: the server's
  * default configuration only.
  * Duration per stream: `--capacity-seconds N` (default 30; `--capacity-minutes 5` for the
@@ -316,11 +317,16 @@ const r3 = (x: number) => Math.round(x * 1000) / 1000;
  * commit before a change, extracted with `git archive` and its node_modules linked), in this process.
  */
 async function startConfig(c: object | null): Promise<TestServer> {
-  const { codeRoot, ...cfg } = (c ?? {}) as { codeRoot?: string };
+  const { codeRoot, vad, ...cfg } = (c ?? {}) as { codeRoot?: string; vad?: boolean };
   const start = codeRoot
     ? ((await import(path.resolve(codeRoot, 'test/helpers/server.ts'))) as { startTestServer: typeof startTestServer }).startTestServer
     : startTestServer;
-  return start({ COCHLEA_MAX_SESSIONS: '64', ...(Object.keys(cfg).length ? { COCHLEA_POCKETSPHINX_CONFIG: JSON.stringify(cfg) } : {}) });
+  return start({
+    COCHLEA_MAX_SESSIONS: '64',
+    // The test server uses Silero VAD when ../shared has it; `"vad": false` runs without (the product's default).
+    ...(vad === false ? { COCHLEA_VAD_MODEL: '' } : {}),
+    ...(Object.keys(cfg).length ? { COCHLEA_POCKETSPHINX_CONFIG: JSON.stringify(cfg) } : {}),
+  });
 }
 
 export async function run(ctx: BenchContext): Promise<BenchSection> {
