@@ -744,7 +744,7 @@ export interface StreamingDecoderConfig {
  * every `chunkSeconds` from the utterance start, the audio after a cut decoded again), so a
  * streamed final is decoded like the batch transcript of the same audio.
  *
- * CMN, causally: every accepted sample also goes through the decoder's private front end into a
+ * CMN, causally: every accepted sample also goes through the session's own front end into a
  * running `CmnEstimate`. The session's first audio is held (not decoded) until `cmnWarmupSeconds`
  * of it have arrived, or endSegment() forces it; decoding then starts live CMN from the mean of
  * exactly that audio. When the session's audio reaches `cmnRefineSeconds`, the segment in
@@ -753,6 +753,11 @@ export interface StreamingDecoderConfig {
  * audio. Every later utterance starts from the mean of the session's most recent
  * `cmnWindowSeconds` of audio. All decisions depend on sample counts only
  * (chunks are split at the exact sample of each mark), never on how the audio was chunked.
+ *
+ * Between segments (`releaseBetweenSegments`, once the marks are behind): the decoder goes back to
+ * the pool at endSegment(); the audio is only observed (CMN estimate, `SpeechGate`) and the last
+ * `gatePrerollSeconds` of it held until an onset, when a pooled decoder decodes the pre-roll and
+ * what follows; `segSkip` counts the samples of the segment never decoded, for word times.
  */
 export class PocketsphinxStreamingDecoder implements StreamingDecoder {
   /**
@@ -1077,11 +1082,6 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
       this.segSkip += drop;
       excess -= drop;
     }
-  }
-
-  /** True while the session holds no decoder between segments (waiting for speech). */
-  get gated(): boolean {
-    return this.initialized && this.dec === null && !this.freed;
   }
 
   hypothesis(): Hypothesis {
