@@ -22,7 +22,7 @@ import vm from 'node:vm';
 import type { Backend, StreamingDecoder } from './backend.ts';
 import type { EngineWord, FinalReason, RecognizeOptions, SpeechEvent } from './types.ts';
 import { ENGINE_SAMPLE_RATE } from './types.ts';
-import { concatFloat32 } from '../util/pcm.ts';
+import { concatFloat32, FrameSplitter } from '../util/pcm.ts';
 import { trimNativeHeap } from '../util/native-heap.ts';
 import type { MainToWorker, SessionOptions, WorkerInit, WorkerToMain, VadSettings } from './protocol.ts';
 
@@ -138,8 +138,8 @@ interface Session {
   opts: SessionOptions;
   decoder: StreamingDecoder;
   vad: SherpaVad | null;
-  vadRemainder: Float32Array;
-  vadRemainderLen: number;
+  /** Silero windows of the session's audio (a partial window carries over between passes). */
+  vadFrames: FrameSplitter;
   /** Samples since the session start that the VAD has seen. */
   vadPos: number;
   items: Item[];
@@ -299,8 +299,7 @@ function openSession(sid: string, opts: SessionOptions): void {
     opts,
     decoder,
     vad,
-    vadRemainder: new Float32Array(VAD_WINDOW),
-    vadRemainderLen: 0,
+    vadFrames: new FrameSplitter(VAD_WINDOW),
     vadPos: 0,
     items: [],
     segStart: 0,
@@ -536,15 +535,8 @@ function endpointReached(s: Session): boolean {
 function runVad(s: Session, pcm: Float32Array): number {
   const v = init.vad!;
   const vad = s.vad!;
-  let i = 0;
-  while (i < pcm.length) {
-    const take = Math.min(VAD_WINDOW - s.vadRemainderLen, pcm.length - i);
-    s.vadRemainder.set(pcm.subarray(i, i + take), s.vadRemainderLen);
-    s.vadRemainderLen += take;
-    i += take;
-    if (s.vadRemainderLen < VAD_WINDOW) break;
-    s.vadRemainderLen = 0;
-    vad.acceptWaveform(s.vadRemainder.slice());
+  return s.vadFrames.push(pcm, (frame) => {
+    vad.acceptWaveform(frame.slice());
     s.vadPos += VAD_WINDOW;
     const detected = vad.isDetected();
     while (!vad.isEmpty()) vad.pop(); // we do not use its buffered segments; free them
@@ -568,9 +560,8 @@ function runVad(s: Session, pcm: Float32Array): number {
     } else if (s.hadSpeech) {
       s.silenceSamples += VAD_WINDOW;
     }
-    if (endpointReached(s)) return i;
-  }
-  return pcm.length;
+    return !endpointReached(s);
+  });
 }
 
 /** Close the current segment and emit its final. Returns false if the session failed. */

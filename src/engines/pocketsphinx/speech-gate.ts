@@ -12,6 +12,8 @@
  * and dither never open it). The caller keeps a pre-roll before the onset, so the decoder also
  * sees the quiet start of a word and the silence before it.
  */
+import { FrameSplitter } from '../../util/pcm.ts';
+
 const FRAME = 160; // 10 ms at 16 kHz
 const BLOCK_FRAMES = 25; // 0.25 s
 
@@ -22,8 +24,7 @@ export interface SpeechGateOptions {
 }
 
 export class SpeechGate {
-  private rem = new Float32Array(FRAME);
-  private remLen = 0;
+  private readonly frames = new FrameSplitter(FRAME);
   /** Minimum energy (dB) of each recent block, oldest first; the last one is still filling. */
   private blockMins: number[] = [];
   private blockFill = 0;
@@ -49,17 +50,9 @@ export class SpeechGate {
    */
   push(pcm: Float32Array): number {
     let onset = -1;
-    let i = 0;
-    while (i < pcm.length) {
-      const start = i - this.remLen; // where this frame began, relative to pcm (may be < 0)
-      const take = Math.min(FRAME - this.remLen, pcm.length - i);
-      this.rem.set(pcm.subarray(i, i + take), this.remLen);
-      this.remLen += take;
-      i += take;
-      if (this.remLen < FRAME) break;
-      this.remLen = 0;
+    this.frames.push(pcm, (frame, start) => {
       let e = 0;
-      for (let j = 0; j < FRAME; j++) e += this.rem[j] * this.rem[j];
+      for (let j = 0; j < FRAME; j++) e += frame[j] * frame[j];
       const db = 10 * Math.log10(e / FRAME + 1e-12);
       const floor = this.floorDb();
       const loud = db >= this.opts.minDbfs && (floor === null || db >= floor + this.opts.thresholdDb);
@@ -69,7 +62,7 @@ export class SpeechGate {
       else this.blockMins[this.blockMins.length - 1] = Math.min(this.blockMins[this.blockMins.length - 1], db);
       this.blockFill = (this.blockFill + 1) % BLOCK_FRAMES;
       if (this.blockFill === 0 && this.blockMins.length > this.maxBlocks) this.blockMins.shift();
-    }
+    });
     return onset;
   }
 }
