@@ -42,6 +42,7 @@ import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { BPS, CHUNK, f32, median, percentile, sharedAvailable, type BenchContext, type BenchSection, type StreamClip } from './lib.ts';
 import { startTestServer, type TestServer } from '../test/helpers/server.ts';
+import { lcgNoise } from '../test/engines/helpers.ts';
 import { wavPcmBytes } from '../test/helpers/ws.ts';
 import { nativeHeapInUse } from '../src/util/native-heap.ts';
 import type { WorkerPool } from '../src/engines/pool.ts';
@@ -76,10 +77,24 @@ interface StreamStats {
   audioSeconds: number;
 }
 
-/** One paced stream: `clips` back to back until `seconds` of audio, finalize at each clip's speech end. */
-async function stream(s: TestServer, clips: Clip[], seconds: number): Promise<StreamStats> {
+/** A live session on the legacy Pulse path (English), open. */
+async function openStream(s: TestServer): Promise<WebSocket> {
   const ws = new WebSocket(`${s.url.replace('http', 'ws')}/waves/v1/pulse/get_text?language=en`, { headers: { authorization: `Bearer ${s.key}` } });
   await new Promise<void>((r, j) => (ws.once('open', () => r()), ws.once('error', j)));
+  return ws;
+}
+
+/** Send close_stream and wait until the server has closed the socket. */
+function closeStream(ws: WebSocket): Promise<void> {
+  return new Promise<void>((r) => {
+    ws.on('close', () => r());
+    ws.send('{"type":"close_stream"}');
+  });
+}
+
+/** One paced stream: `clips` back to back until `seconds` of audio, finalize at each clip's speech end. */
+async function stream(s: TestServer, clips: Clip[], seconds: number): Promise<StreamStats> {
+  const ws = await openStream(s);
   const st: StreamStats = { lags: [], finalizeRtts: [], audioSeconds: 0 };
   // The audio plan: clips back to back, finalize when each clip's speech ends.
   const parts: Buffer[] = [];
@@ -199,9 +214,7 @@ async function memoryPerSession(s: TestServer, clip: Clip, n: number): Promise<{
   const heap0 = nativeHeapInUse() ?? NaN;
   const socks = await Promise.all(
     Array.from({ length: n }, async () => {
-      const ws = new WebSocket(`${s.url.replace('http', 'ws')}/waves/v1/pulse/get_text?language=en`, { headers: { authorization: `Bearer ${s.key}` } });
-      await new Promise<void>((r, j) => (ws.once('open', () => r()), ws.once('error', j)));
-      return ws;
+      return openStream(s);
     }),
   );
   // 16 × 3 s sent at once is ~48 s of audio for two workers: measure once it has all been decoded,
@@ -215,15 +228,7 @@ async function memoryPerSession(s: TestServer, clip: Clip, n: number): Promise<{
   }
   const rss = process.memoryUsage().rss;
   const heap = nativeHeapInUse() ?? NaN;
-  await Promise.all(
-    socks.map(
-      (ws) =>
-        new Promise<void>((r) => {
-          ws.on('close', () => r());
-          ws.send('{"type":"close_stream"}');
-        }),
-    ),
-  );
+  await Promise.all(socks.map(closeStream));
   return { rss: (rss - base) / n, heap: (heap - heap0) / n };
 }
 
@@ -243,12 +248,7 @@ async function memoryTakingTurns(
 ): Promise<{ median: number; max: number; decoders: string }> {
   const heap0 = nativeHeapInUse() ?? NaN;
   const cycle = speech + listen;
-  const bed = new Int16Array(Math.round(listen * 16000));
-  let x = 1;
-  for (let i = 0; i < bed.length; i++) {
-    x = (x * 1103515245 + 12345) & 0x7fffffff;
-    bed[i] = Math.round((x / 0x7fffffff - 0.5) * 0.002 * 32768);
-  }
+  const bed = Int16Array.from(lcgNoise(Math.round(listen * 16000), 0.001), (v) => Math.round(v * 32768));
   const speechBytes = clip.pcm.subarray(0, Math.min(clip.pcm.length, Math.round(speech * BPS)));
   const listenBytes = new Uint8Array(bed.buffer);
   const samples: number[] = [];
@@ -271,8 +271,7 @@ async function memoryTakingTurns(
   try {
     await Promise.all(
       Array.from({ length: n }, async (_, i) => {
-        const ws = new WebSocket(`${s.url.replace('http', 'ws')}/waves/v1/pulse/get_text?language=en`, { headers: { authorization: `Bearer ${s.key}` } });
-        await new Promise<void>((r, j) => (ws.once('open', () => r()), ws.once('error', j)));
+        const ws = await openStream(s);
         ws.on('message', () => {});
         // Session i starts listening for a fraction of the cycle, so turns are spread out.
         let lead = Math.round((i / n) * cycle * 16000) * 2;
@@ -297,10 +296,7 @@ async function memoryTakingTurns(
           await send(speechBytes);
           await send(listenBytes);
         }
-        await new Promise<void>((r) => {
-          ws.on('close', () => r());
-          ws.send('{"type":"close_stream"}');
-        });
+        await closeStream(ws);
       }),
     );
   } finally {

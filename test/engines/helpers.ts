@@ -100,16 +100,22 @@ export function wer(ref: string, hyp: string): number {
   return prev[h.length] / r.length;
 }
 
+/** Deterministic uniform noise in [-peak, peak): an LCG, so every run and machine gets the same samples. */
+export function lcgNoise(samples: number, peak: number, seed = 1): Float32Array {
+  const out = new Float32Array(samples);
+  let x = seed;
+  for (let i = 0; i < samples; i++) {
+    x = (x * 1103515245 + 12345) & 0x7fffffff;
+    out[i] = (x / 0x7fffffff - 0.5) * (2 * peak);
+  }
+  return out;
+}
+
 /** Concatenate clips with `gapSeconds` of low-level noise between them (and around them). */
 export function concatWithGaps(parts: Float32Array[], gapSeconds: number, seed = 1): { pcm: Float32Array; offsets: number[] } {
   const gap = Math.round(gapSeconds * 16000);
   const total = parts.reduce((n, p) => n + p.length, 0) + gap * (parts.length + 1);
-  const pcm = new Float32Array(total);
-  let x = seed;
-  for (let i = 0; i < total; i++) {
-    x = (x * 1103515245 + 12345) & 0x7fffffff;
-    pcm[i] = ((x / 0x7fffffff) - 0.5) * 0.002; // ~ -60 dBFS noise floor
-  }
+  const pcm = lcgNoise(total, 0.001, seed); // ~ -60 dBFS noise floor
   const offsets: number[] = [];
   let o = gap;
   for (const p of parts) {

@@ -9,21 +9,15 @@ import { test } from 'node:test';
 import type { PocketsphinxBackend } from '../../src/engines/pocketsphinx/backend.ts';
 import { SpeechGate } from '../../src/engines/pocketsphinx/speech-gate.ts';
 import { loadSet, skipWithoutShared } from '../helpers/speech.ts';
-import { concatWithGaps, pocketsphinxBackends, readWav16kMono, skipWithoutPocketsphinx, wer } from './helpers.ts';
+import { concatWithGaps, lcgNoise, pocketsphinxBackends, readWav16kMono, skipWithoutPocketsphinx, wer } from './helpers.ts';
 
 const skip = skipWithoutPocketsphinx() || skipWithoutShared();
 const SR = 16000;
 const backend = pocketsphinxBackends();
 
+/** Uniform noise of that RMS level. */
 function noise(seconds: number, dbfs: number, seed = 1): Float32Array {
-  const out = new Float32Array(Math.round(seconds * SR));
-  const amp = Math.pow(10, dbfs / 20) * Math.sqrt(3); // uniform noise of that RMS
-  let x = seed;
-  for (let i = 0; i < out.length; i++) {
-    x = (x * 1103515245 + 12345) & 0x7fffffff;
-    out[i] = (x / 0x7fffffff - 0.5) * 2 * amp;
-  }
-  return out;
+  return lcgNoise(Math.round(seconds * SR), Math.pow(10, dbfs / 20) * Math.sqrt(3), seed);
 }
 
 function tone(seconds: number, dbfs: number): Float32Array {

@@ -832,15 +832,15 @@ export class PocketsphinxStreamingDecoder implements StreamingDecoder {
 
   private get d(): PocketsphinxDecoder {
     if (this.freed) throw new Error('streaming decoder already freed');
-    if (!this.dec && this.initialized) {
-      // Back from the gate: a pooled decoder, live CMN from the session's recent audio.
+    if (!this.dec) {
       const d = this.backend.acquire(this.plan, true);
       this.dec = d;
-      d.startStream(this.recentMean());
-    } else if (!this.dec) {
+      if (this.initialized) {
+        // Back from the gate: live CMN from the session's recent audio.
+        d.startStream(this.recentMean());
+        return d;
+      }
       this.initialized = true;
-      const d = this.backend.acquire(this.plan, true);
-      this.dec = d;
       const cepSize = this.cfg.cmnWindowSeconds > 0 ? d.cmnSize : null;
       if (cepSize !== null) {
         this.est = new CmnEstimate(cepSize, Math.ceil(this.cfg.cmnWindowSeconds));
