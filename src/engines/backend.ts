@@ -51,6 +51,12 @@ export interface Backend {
   createDecoder(options: StreamingDecoderOptions): StreamingDecoder;
   /** One decode pass over every decoder with newly accepted audio. */
   decodeReady(decoders: StreamingDecoder[]): void;
+  /**
+   * True when `decodeReady(ds)` is just each decoder in turn (nothing batched across streams):
+   * the worker then decodes a pass session by session and serves a finalize that arrives
+   * mid-pass between two of them. Batching backends (sherpa-onnx) leave it unset.
+   */
+  readonly independentDecoders?: boolean;
   dispose(): void;
 }
 

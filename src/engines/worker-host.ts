@@ -7,15 +7,18 @@
  * streaming passes interleave; pocketsphinx does).
  *
  * Streaming: each session's audio and control messages (finalize/end) are queued in arrival
- * order. A pass takes up to `passSeconds` of pending audio from every session, calls
- * `backend.decodeReady()` once with all of them, then per session: emits a `partial` when the
+ * order. A pass takes up to `passSeconds` of pending audio from every session and decodes it:
+ * with `backend.decodeReady()` once for all of them on a batching backend (sherpa-onnx), or session
+ * by session on one with independent decoders (pocketsphinx), serving messages that arrived in
+ * between so a finalize is answered after the decode in progress (decodeInterleaved). Then per
+ * session: emits a `partial` when the
  * hypothesis text changed, tracks speech (Silero VAD via sherpa-onnx `Vad` when configured,
  * else the decoder's `inSpeech()` plus its word times) and ends the segment on endpoint
  * (trailing non-speech ≥ endpointSilenceMs after speech), max_words or max_length. Control
  * messages run once the audio queued before them has been decoded. One pass at a time, each
  * scheduled with setImmediate, so control messages and aborts are served between passes.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -180,7 +183,9 @@ const ready = start().then(
   },
 );
 
-port.on('message', (msg: MainToWorker) => {
+port.on('message', dispatch);
+
+function dispatch(msg: MainToWorker): void {
   if (msg.t === 'shutdown') {
     void ready.then(shutdown);
     return;
@@ -189,7 +194,7 @@ port.on('message', (msg: MainToWorker) => {
     if (ok) handle(msg);
     else if (msg.t === 'recognize') post({ t: 'error', id: msg.id, message: 'engine failed to start', code: 'backend_error' });
   });
-});
+}
 
 /**
  * Orderly exit: free decoders and the backend, then end the thread. Worker.terminate() could
@@ -375,49 +380,61 @@ function runControls(s: Session): boolean {
   return true;
 }
 
+/**
+ * Take up to `max` samples of a session's queued audio (never past its segment's length limit),
+ * run the VAD over it and hand it to the decoder. Returns the samples fed (0: nothing queued
+ * before a control item), or null if the session failed.
+ */
+function feed(s: Session, max: number): number | null {
+  // Never take audio past the segment's length limit, so max_length cuts at its exact sample.
+  const room = Math.ceil(s.opts.maxSegmentSeconds * SR) - s.segSamples;
+  let pcm = takeAudio(s, room > 0 ? Math.min(max, room) : max);
+  if (!pcm) return 0;
+  if (s.vad) {
+    // VAD before decoding, so an endpoint cuts the segment at the window where the trailing
+    // silence reached eou_timeout_ms: the rest of this pass's audio goes back to the queue
+    // for the next segment instead of being decoded into this one (a word starting just
+    // after the pause would otherwise be split across the two finals).
+    const used = runVad(s, pcm);
+    if (used < pcm.length) {
+      s.items.unshift({ kind: 'audio', pcm: pcm.subarray(used), off: 0 });
+      pcm = pcm.subarray(0, used);
+    }
+  }
+  try {
+    s.decoder.accept(pcm);
+    return pcm.length;
+  } catch (err) {
+    failSession(s, err);
+    return null;
+  }
+}
+
 function pass(): void {
   passScheduled = false;
   const maxSamples = Math.max(VAD_WINDOW, Math.round(init.passSeconds * SR));
-  const fed: { s: Session; pcm: Float32Array }[] = [];
+  const fed: Fed[] = [];
   for (const s of [...sessions.values()]) {
     if (!runControls(s)) continue;
-    // Never take audio past the segment's length limit, so max_length cuts at its exact sample.
-    const room = Math.ceil(s.opts.maxSegmentSeconds * SR) - s.segSamples;
-    let pcm = takeAudio(s, room > 0 ? Math.min(maxSamples, room) : maxSamples);
-    if (!pcm) {
-      // No new audio, but a re-decode to work off: decode with nothing new.
-      if (s.decoder.hasBacklog?.()) fed.push({ s, pcm: new Float32Array(0) });
-      continue;
-    }
-    if (s.vad) {
-      // VAD before decoding, so an endpoint cuts the segment at the window where the trailing
-      // silence reached eou_timeout_ms: the rest of this pass's audio goes back to the queue
-      // for the next segment instead of being decoded into this one (a word starting just
-      // after the pause would otherwise be split across the two finals).
-      const used = runVad(s, pcm);
-      if (used < pcm.length) {
-        s.items.unshift({ kind: 'audio', pcm: pcm.subarray(used), off: 0 });
-        pcm = pcm.subarray(0, used);
-      }
-    }
-    try {
-      s.decoder.accept(pcm);
-      fed.push({ s, pcm });
-    } catch (err) {
-      failSession(s, err);
-    }
+    const n = feed(s, maxSamples);
+    if (n === null) continue;
+    // No new audio, but a re-decode to work off: decode with nothing new.
+    if (n > 0 || s.decoder.hasBacklog?.()) fed.push({ s, n });
   }
-  // Sessions whose finalize/end waits right behind this pass's audio go first, and their final is
-  // sent before the other sessions' audio is decoded: a finalize then waits for its own session's
-  // decoding only, not for every session of the worker (at 4 streams a worker's pass is 2-4× one
-  // session's).
-  const urgent = fed.filter((f) => f.s.items.length > 0 && f.s.items[0].kind !== 'audio');
-  if (urgent.length > 0 && urgent.length < fed.length) {
-    decodeGroup(urgent);
-    for (const { s } of urgent) if (sessions.has(s.id)) runControls(s);
-    decodeGroup(fed.filter((f) => !urgent.includes(f)));
+  if (backend.independentDecoders) {
+    decodeInterleaved(fed, maxSamples);
   } else {
-    decodeGroup(fed);
+    // Sessions whose finalize/end waits right behind this pass's audio go first, and their final
+    // is sent before the other sessions' audio is decoded: a finalize then waits for its own
+    // session's decoding only, not for every session of the worker.
+    const urgent = fed.filter((f) => controlQueued(f.s));
+    if (urgent.length > 0 && urgent.length < fed.length) {
+      decodeGroup(urgent);
+      for (const { s } of urgent) if (sessions.has(s.id)) runControls(s);
+      decodeGroup(fed.filter((f) => !urgent.includes(f)));
+    } else {
+      decodeGroup(fed);
+    }
   }
   let more = false;
   for (const s of [...sessions.values()]) {
@@ -427,8 +444,73 @@ function pass(): void {
   if (more) schedulePass();
 }
 
+interface Fed {
+  s: Session;
+  /** Samples handed to the decoder for this pass. */
+  n: number;
+}
+
+/** True when a finalize/end waits in the session's queue (behind audio or not). */
+function controlQueued(s: Session): boolean {
+  return s.items.some((it) => it.kind !== 'audio');
+}
+
+/**
+ * One pass's decoding for a backend whose decoders are independent (pocketsphinx: one decoder per
+ * session, nothing batched across them): session by session, and between two sessions the
+ * messages that arrived meanwhile are taken off the port (receiveMessageOnPort), so a `finalize`
+ * sent while the pass runs is served after the decode in progress, not after the whole pass (at 4
+ * streams a worker's pass is 2-4x one session's, and a finalize arriving mid-pass used to wait for
+ * all of it and then for the next pass's scheduling). A session with a finalize/end queued is
+ * decoded next, in pass-sized steps, with its audio up to that control (at most four steps: a
+ * client that sent a long stretch at once is worked off in turns with the others), its final
+ * emitted, then the pass goes on.
+ */
+function decodeInterleaved(fed: Fed[], maxSamples: number): void {
+  const queue = new Map(fed.map((f) => [f.s, f.n]));
+  const flushed = new Set<Session>();
+  for (;;) {
+    pollMessages();
+    for (const s of [...sessions.values()]) {
+      if (flushed.has(s) || !controlQueued(s)) continue;
+      flushed.add(s);
+      let n = queue.get(s) ?? 0;
+      queue.delete(s);
+      // In pass-sized steps (max_words is checked per decode, as in a pass), at most 4 of them.
+      for (let step = 0; step < 4; step++) {
+        if (n > 0 || s.decoder.hasBacklog?.()) decodeGroup([{ s, n }]);
+        if (!sessions.has(s.id) || !runControls(s) || !controlQueued(s) || step === 3) break;
+        const more = feed(s, maxSamples);
+        if (more === null) break;
+        n = more;
+      }
+    }
+    const next = queue.entries().next();
+    if (next.done) return;
+    const [s, n] = next.value;
+    queue.delete(s);
+    if (sessions.has(s.id)) decodeGroup([{ s, n }]);
+  }
+}
+
+/**
+ * Serve the messages that reached the port while a pass runs. Streaming messages (audio,
+ * finalize, end, open, abort) are handled at once, in order; batch jobs, stats and shutdown are
+ * deferred to after the pass (setImmediate, in their arrival order) so no recognition starts
+ * inside it.
+ */
+function pollMessages(): void {
+  for (;;) {
+    const r = receiveMessageOnPort(port);
+    if (!r) return;
+    const msg = r.message as MainToWorker;
+    if (msg.t === 'recognize' || msg.t === 'cancel' || msg.t === 'stats' || msg.t === 'shutdown') setImmediate(() => dispatch(msg));
+    else handle(msg);
+  }
+}
+
 /** Decode one group of a pass (one backend.decodeReady call), then each session's events. */
-function decodeGroup(fed: { s: Session; pcm: Float32Array }[]): void {
+function decodeGroup(fed: Fed[]): void {
   if (fed.length === 0) return;
   const t0 = performance.now();
   try {
@@ -444,11 +526,11 @@ function decodeGroup(fed: { s: Session; pcm: Float32Array }[]): void {
     }
   }
   const share = (performance.now() - t0) / 1000 / fed.length;
-  for (const { s, pcm } of fed) {
+  for (const { s, n } of fed) {
     if (!sessions.has(s.id)) continue;
     s.segDecodeSeconds += share;
     try {
-      afterDecode(s, pcm.length);
+      afterDecode(s, n);
     } catch (err) {
       failSession(s, err);
     }

@@ -219,6 +219,46 @@ test('max_words and max_length end segments (scripted engine: exact words and ti
   }
 });
 
+test('a finalize sent while a pass decodes other sessions is answered before the rest of that pass (scripted engine, 150 ms per decode)', async () => {
+  // One worker, three sessions with audio: one pass decodes B, C, D in turn (~450 ms). A sends its
+  // audio and finalize while B is being decoded. The worker serves messages between two sessions'
+  // decodes, so A's final comes right after B's decode and its own, before D is decoded; before,
+  // it waited for the whole pass and then the next one.
+  const eng = createEngine({ kind: 'scripted', workers: 1, backendConfig: { decodeDelayMs: 150 } });
+  await eng.init();
+  try {
+    const b = bursts(1, { lead: 0.02, burst: 0.15, tail: 0.03 }).pcm;
+    const [a, s1, s2, s3] = [0, 1, 2, 3].map(() => eng.stream());
+    const t0 = performance.now();
+    const log: { who: string; e: SpeechEvent; ms: number }[] = [];
+    const done = [a, s1, s2, s3].map((st, i) =>
+      (async () => {
+        for await (const e of st) log.push({ who: 'ABCD'[i], e, ms: performance.now() - t0 });
+      })(),
+    );
+    for (const st of [s1, s2, s3]) st.pushAudio(b);
+    await new Promise((r) => setTimeout(r, 40)); // the pass is in B's decode
+    a.pushAudio(b);
+    a.finalize();
+    for (const st of [a, s1, s2, s3]) st.end();
+    await Promise.all(done);
+    const at = (who: string, pred: (e: SpeechEvent) => boolean) => log.find((x) => x.who === who && pred(x.e));
+    const aFinal = at('A', (e) => e.type === 'final' && e.fromFinalize);
+    const dFirst = at('D', (e) => e.type === 'partial' || e.type === 'final');
+    const trace = log.map((x) => `${x.who}:${x.e.type}@${Math.round(x.ms)}`).join(' ');
+    assert.ok(aFinal && aFinal.e.type === 'final' && aFinal.e.text === 'one', trace);
+    assert.ok(dFirst, trace);
+    assert.ok(aFinal.ms < dFirst.ms, `A's final before D's first decode is reported: ${trace}`);
+    // Nothing dropped: every session's word arrives in a final.
+    for (const who of 'ABCD') {
+      const words = log.filter((x) => x.who === who && x.e.type === 'final').flatMap((x) => (x.e.type === 'final' ? x.e.words.map((w) => w.word) : []));
+      assert.deepEqual(words, ['one'], `${who}: ${trace}`);
+    }
+  } finally {
+    await eng.close();
+  }
+});
+
 test('aborted sessions leave no session or decoder behind and no worker restarts (50 sessions with a memory check: leaks.slow.ts)', { skip }, async () => {
   await abortedSessionRounds(engine, clipPcm(clip('cards_001')), 1);
 });

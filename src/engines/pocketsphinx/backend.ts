@@ -626,6 +626,9 @@ export class PocketsphinxBackend implements Backend {
     });
   }
 
+  /** Each decoder decodes on its own: the worker may serve messages between them. */
+  readonly independentDecoders = true;
+
   decodeReady(decoders: StreamingDecoder[]): void {
     for (const d of decoders) (d as PocketsphinxStreamingDecoder).decode();
     this.trimIdle();

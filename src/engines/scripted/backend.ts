@@ -217,6 +217,9 @@ export class ScriptedBackend implements Backend {
     return new ScriptedDecoder(this, new Script(this.cfg.words));
   }
 
+  /** Each decoder decodes on its own: the worker may serve messages between them. */
+  readonly independentDecoders = true;
+
   decodeReady(decoders: StreamingDecoder[]): void {
     for (const d of decoders) (d as ScriptedDecoder).decode();
   }
