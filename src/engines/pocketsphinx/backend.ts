@@ -37,6 +37,7 @@ import {
   DEFAULT_PATHS,
   FRAME_RATE,
   lmTrimmedDictionary,
+  restrictedDictionary,
   PocketsphinxDecoder,
   SharedLm,
   lmWeightKey,
@@ -127,6 +128,14 @@ export interface PocketsphinxBackendConfig extends PocketsphinxOptions {
    * Default: none (streaming decodes exactly like batch).
    */
   streamArgs?: Record<string, string>;
+  /**
+   * Streaming sessions search only this many words: the LM's most probable unigrams (their
+   * dictionary entries, with `trimDictionary`'s other rules). Less memory and CPU per live session
+   * for some accuracy (Debian's en-us, 72,547 LM words: 30,000 → 26 MB per live decoder instead of
+   * 49 MB, 35% faster, +1.9 WER points over the shared English sets). Batch keeps the whole
+   * vocabulary. 0 (default): the whole vocabulary.
+   */
+  streamVocabulary?: number;
   /**
    * Streaming (with cmnEstimate and a warm-up): once earlier sessions of this worker have given
    * their CMN estimate (the mean of their first `streamCmnRefineSeconds`, averaged over the last 8
@@ -305,6 +314,7 @@ export class PocketsphinxBackend implements Backend {
       streamCatchUpSeconds: 0,
       keywordBoost: true,
       streamArgs: {},
+      streamVocabulary: 0,
       shareLm: true,
       streamCmnPrior: true,
       streamReleaseDecoders: true,
@@ -328,6 +338,9 @@ export class PocketsphinxBackend implements Backend {
     if (!(this.cfg.streamCmnRefineSeconds >= 0) || !Number.isFinite(this.cfg.streamCmnRefineSeconds)) {
       throw new Error('pocketsphinx: streamCmnRefineSeconds must be a finite number ≥ 0');
     }
+    if (!Number.isInteger(this.cfg.streamVocabulary) || this.cfg.streamVocabulary < 0) {
+      throw new Error('pocketsphinx: streamVocabulary must be a whole number of words ≥ 0 (0: the whole vocabulary)');
+    }
   }
 
   async init(): Promise<void> {
@@ -335,6 +348,12 @@ export class PocketsphinxBackend implements Backend {
       const paths = { ...DEFAULT_PATHS, ...this.cfg };
       this.cfg.dict = lmTrimmedDictionary(paths.dict, paths.lm, this.cfg.cacheDir, this.cfg.library);
       this.dictTrimmed = true;
+    }
+    if (this.cfg.streamVocabulary > 0 && !this.cfg.streamArgs['-dict']) {
+      // Streaming decoders then come from their own pool (see streamArgs); the LM stays shared.
+      const paths = { ...DEFAULT_PATHS, ...this.cfg };
+      const dict = restrictedDictionary(paths.dict, paths.lm, this.cfg.streamVocabulary, this.cfg.cacheDir, this.cfg.library);
+      this.cfg.streamArgs = { ...this.cfg.streamArgs, '-dict': dict };
     }
     for (let i = this.idle.length; i < this.cfg.warmDecoders; i++) this.idle.push(this.newDecoder());
     if (this.streamProfile) {

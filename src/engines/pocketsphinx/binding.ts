@@ -654,8 +654,11 @@ export class PocketsphinxDecoder {
   }
 }
 
-/** Words of an n-gram LM file (its unigrams), read with sphinxbase's own reader. */
-export function readLmVocabulary(lmPath: string, library?: string): Set<string> {
+/**
+ * Words of an n-gram LM file (its unigrams), read with sphinxbase's own reader; with `top` > 0 only
+ * the `top` most probable ones (by unigram probability; ties by word id).
+ */
+export function readLmVocabulary(lmPath: string, library?: string, top = 0): Set<string> {
   const api = loadPocketsphinx(library);
   const lmath = api.logmath_init(1.0001, 0, 0); // pocketsphinx's default log base
   if (!lmath) throw new Error('sphinxbase: logmath_init failed');
@@ -665,12 +668,14 @@ export function readLmVocabulary(lmPath: string, library?: string): Set<string> 
     if (!lm) throw new Error(`pocketsphinx: cannot read language model ${lmPath}`);
     const counts = api.ngram_model_get_counts(lm);
     const n = counts ? (koffi.decode(counts, 'uint32_t') as number) : 0;
-    const vocab = new Set<string>();
+    const words: { w: string; p: number }[] = [];
+    const used = new Int32Array(1);
     for (let wid = 0; wid < n; wid++) {
       const w = api.ngram_word(lm, wid);
-      if (w) vocab.add(w);
+      if (w) words.push({ w, p: top > 0 ? api.ngram_ng_prob(lm, wid, null, 0, used) : 0 });
     }
-    return vocab;
+    if (top > 0) words.sort((a, b) => b.p - a.p);
+    return new Set((top > 0 ? words.slice(0, top) : words).map((x) => x.w));
   } finally {
     if (lm) api.ngram_model_free(lm);
     api.logmath_free(lmath);
@@ -686,15 +691,26 @@ export function readLmVocabulary(lmPath: string, library?: string): Set<string> 
  * Returns the path of the trimmed dictionary.
  */
 export function lmTrimmedDictionary(dict: string, lm: string, cacheDir?: string, library?: string): string {
+  return restrictedDictionary(dict, lm, 0, cacheDir, library);
+}
+
+/**
+ * A copy of `dict` restricted to the `words` most probable unigrams of `lm` (all of them when 0),
+ * cached in `cacheDir` (see lmTrimmedDictionary). With Debian's en-us model (72,547 LM words), as
+ * a streaming vocabulary (`streamVocabulary`): 30,000 words make a live decoder 26 MB instead of 49
+ * and decode 35% faster, 20,000 words 21 MB and 48% faster, for 1.7-1.9 more WER points over the
+ * shared English sets (measured in-process, 774 words).
+ */
+export function restrictedDictionary(dict: string, lm: string, words: number, cacheDir?: string, library?: string): string {
   const st = (f: string) => {
     const s = fs.statSync(f);
     return `${path.resolve(f)}:${s.size}:${s.mtimeMs}`;
   };
-  const key = crypto.createHash('sha256').update(`v1|${st(dict)}|${st(lm)}`).digest('hex').slice(0, 16);
+  const key = crypto.createHash('sha256').update(`v1|${st(dict)}|${st(lm)}${words > 0 ? `|top${words}` : ''}`).digest('hex').slice(0, 16);
   const dir = cacheDir ?? path.join(os.tmpdir(), 'cochlea-pocketsphinx');
   const out = path.join(dir, `${path.basename(dict, path.extname(dict))}.${key}.dict`);
   if (fs.existsSync(out)) return out;
-  const vocab = readLmVocabulary(lm, library);
+  const vocab = readLmVocabulary(lm, library, words);
   const kept: string[] = [];
   for (const line of fs.readFileSync(dict, 'utf8').split('\n')) {
     const head = line.split(/\s/, 1)[0];
