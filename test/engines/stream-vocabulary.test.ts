@@ -96,3 +96,21 @@ test('a 30,000-word streaming vocabulary: about half the memory per live decoder
   assert.throws(() => new (small.constructor as new (c: object) => PocketsphinxBackend)({ streamVocabulary: -1 }), /streamVocabulary/);
   console.log(`# per live decoder ${(memSmall / 2 ** 20).toFixed(1)} vs ${(memFull / 2 ** 20).toFixed(1)} MB; streamed WER ${werSmall.toFixed(1)}% vs ${werFull.toFixed(1)}% over ${a.words} words`);
 });
+
+test('a keyword outside the streaming vocabulary is still boosted in for its session', { skip }, async () => {
+  // "meters" is in the LM but not among its 2,000 most probable words: the session's keyword plan
+  // adds it to that session's decoder.
+  const tiny = await backend({ streamVocabulary: 2000 });
+  const c = loadManifest().find((x) => x.text === 'go forward ten meters')!;
+  const pcm = clipPcm(c);
+  const { restrictedDictionary } = await import('../../src/engines/pocketsphinx/binding.ts');
+  assert.ok(!heads(restrictedDictionary(DICT, LM, 2000)).includes('meters'));
+  const d = tiny.createDecoder({ language: 'en', keywords: ['meters'] });
+  for (let i = 0; i < pcm.length; i += 2048) {
+    d.accept(pcm.subarray(i, i + 2048));
+    tiny.decodeReady([d]);
+  }
+  const text = d.endSegment().text;
+  d.free();
+  assert.match(text, /\bmeters\b/, text);
+});
