@@ -365,7 +365,7 @@ function takeAudio(s: Session, max: number): Float32Array | null {
 
 /** Run finalize/end items at the head of the queue. Returns false if the session closed. */
 function runControls(s: Session): boolean {
-  while (s.items.length > 0 && s.items[0].kind !== 'audio') {
+  while (controlAtHead(s)) {
     const it = s.items.shift()!;
     if (it.kind === 'finalize') {
       if (!endSegment(s, 'finalize', true, false)) return false;
@@ -427,7 +427,7 @@ function pass(): void {
     // Sessions whose finalize/end waits right behind this pass's audio go first, and their final
     // is sent before the other sessions' audio is decoded: a finalize then waits for its own
     // session's decoding only, not for every session of the worker.
-    const urgent = fed.filter((f) => controlQueued(f.s));
+    const urgent = fed.filter((f) => controlAtHead(f.s));
     if (urgent.length > 0 && urgent.length < fed.length) {
       decodeGroup(urgent);
       for (const { s } of urgent) if (sessions.has(s.id)) runControls(s);
@@ -448,6 +448,11 @@ interface Fed {
   s: Session;
   /** Samples handed to the decoder for this pass. */
   n: number;
+}
+
+/** True when a finalize/end is next in the session's queue (no audio before it). */
+function controlAtHead(s: Session): boolean {
+  return s.items.length > 0 && s.items[0].kind !== 'audio';
 }
 
 /** True when a finalize/end waits in the session's queue (behind audio or not). */

@@ -7,13 +7,13 @@ import fs from 'node:fs';
 import { test } from 'node:test';
 import type { PocketsphinxBackend } from '../../src/engines/pocketsphinx/backend.ts';
 import { nativeHeapInUse } from '../../src/util/native-heap.ts';
-import { clipPcm, loadManifest, normalize, pocketsphinxBackends, skipWithoutPocketsphinx, skipWithoutShared } from './helpers.ts';
+import { clipPcm, loadManifest, normalize, pocketsphinxBackends, skipWithoutPocketsphinx, skipWithoutShared, wer } from './helpers.ts';
 
 const skipPs = skipWithoutPocketsphinx();
 const skip = skipPs || skipWithoutShared();
 const backend = pocketsphinxBackends();
-const LM = '/usr/share/pocketsphinx/model/en-us/en-us.lm.bin';
-const DICT = '/usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict';
+/** binding.ts on use only: importing this file must not load the native library. */
+const binding = () => import('../../src/engines/pocketsphinx/binding.ts');
 
 const heads = (file: string) =>
   fs
@@ -23,10 +23,11 @@ const heads = (file: string) =>
     .map((l) => l.split(/\s/, 1)[0]);
 
 test('restrictedDictionary keeps the entries (alternates included) of the LM\'s most probable words only', { skip: skipPs }, async () => {
-  const { restrictedDictionary, lmTrimmedDictionary, readLmVocabulary } = await import('../../src/engines/pocketsphinx/binding.ts');
-  const all = heads(lmTrimmedDictionary(DICT, LM));
-  const top = heads(restrictedDictionary(DICT, LM, 2000));
-  const words = readLmVocabulary(LM, undefined, 2000);
+  const { restrictedDictionary, lmTrimmedDictionary, readLmVocabulary, DEFAULT_PATHS } = await binding();
+  const { dict, lm } = DEFAULT_PATHS;
+  const all = heads(lmTrimmedDictionary(dict, lm));
+  const top = heads(restrictedDictionary(dict, lm, 2000));
+  const words = readLmVocabulary(lm, undefined, 2000);
   assert.equal(words.size, 2000);
   assert.ok(top.length >= 1500 && top.length < all.length / 10, `${top.length} of ${all.length} entries`);
   for (const h of top) assert.ok(words.has(h.replace(/\(\d+\)$/, '')), `${h} is not among the 2,000 words`);
@@ -34,27 +35,26 @@ test('restrictedDictionary keeps the entries (alternates included) of the LM\'s 
   assert.ok(all.includes('aardvark') && !top.includes('aardvark'));
 });
 
-/** Stream each clip through its own session (128 ms chunks); corpus WER and the joined finals. */
+/** One session over `pcm` in 128 ms chunks; the final's text. */
+function streamText(b: PocketsphinxBackend, pcm: Float32Array, keywords?: string[]): string {
+  const d = b.createDecoder({ language: 'en', keywords });
+  for (let i = 0; i < pcm.length; i += 2048) {
+    d.accept(pcm.subarray(i, i + 2048));
+    b.decodeReady([d]);
+  }
+  const text = d.endSegment().text;
+  d.free();
+  return text;
+}
+
+/** Each clip through its own session: word errors and reference words over all of them. */
 function streamCorpus(b: PocketsphinxBackend, clips: { text: string; pcm: Float32Array }[]): { errors: number; words: number } {
   let errors = 0;
   let words = 0;
   for (const c of clips) {
-    const d = b.createDecoder({ language: 'en' });
-    for (let i = 0; i < c.pcm.length; i += 2048) {
-      d.accept(c.pcm.subarray(i, i + 2048));
-      b.decodeReady([d]);
-    }
-    const hyp = normalize(d.endSegment().text);
-    d.free();
-    const ref = normalize(c.text);
-    let prev = Array.from({ length: hyp.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= ref.length; i++) {
-      const cur = [i];
-      for (let j = 1; j <= hyp.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ref[i - 1] === hyp[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-    errors += prev[hyp.length];
-    words += ref.length;
+    const n = normalize(c.text).length;
+    errors += Math.round(wer(c.text, streamText(b, c.pcm)) * n);
+    words += n;
   }
   return { errors, words };
 }
@@ -103,14 +103,8 @@ test('a keyword outside the streaming vocabulary is still boosted in for its ses
   const tiny = await backend({ streamVocabulary: 2000 });
   const c = loadManifest().find((x) => x.text === 'go forward ten meters')!;
   const pcm = clipPcm(c);
-  const { restrictedDictionary } = await import('../../src/engines/pocketsphinx/binding.ts');
-  assert.ok(!heads(restrictedDictionary(DICT, LM, 2000)).includes('meters'));
-  const d = tiny.createDecoder({ language: 'en', keywords: ['meters'] });
-  for (let i = 0; i < pcm.length; i += 2048) {
-    d.accept(pcm.subarray(i, i + 2048));
-    tiny.decodeReady([d]);
-  }
-  const text = d.endSegment().text;
-  d.free();
+  const { restrictedDictionary, DEFAULT_PATHS } = await binding();
+  assert.ok(!heads(restrictedDictionary(DEFAULT_PATHS.dict, DEFAULT_PATHS.lm, 2000)).includes('meters'));
+  const text = streamText(tiny, pcm, ['meters']);
   assert.match(text, /\bmeters\b/, text);
 });

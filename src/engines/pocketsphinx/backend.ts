@@ -344,14 +344,13 @@ export class PocketsphinxBackend implements Backend {
   }
 
   async init(): Promise<void> {
+    const paths = { ...DEFAULT_PATHS, ...this.cfg };
     if (this.cfg.trimDictionary && !this.dictTrimmed) {
-      const paths = { ...DEFAULT_PATHS, ...this.cfg };
       this.cfg.dict = lmTrimmedDictionary(paths.dict, paths.lm, this.cfg.cacheDir, this.cfg.library);
       this.dictTrimmed = true;
     }
     if (this.cfg.streamVocabulary > 0 && !this.cfg.streamArgs['-dict']) {
       // Streaming decoders then come from their own pool (see streamArgs); the LM stays shared.
-      const paths = { ...DEFAULT_PATHS, ...this.cfg };
       const dict = restrictedDictionary(paths.dict, paths.lm, this.cfg.streamVocabulary, this.cfg.cacheDir, this.cfg.library);
       this.cfg.streamArgs = { ...this.cfg.streamArgs, '-dict': dict };
     }
