@@ -697,9 +697,9 @@ export function lmTrimmedDictionary(dict: string, lm: string, cacheDir?: string,
 /**
  * A copy of `dict` restricted to the `words` most probable unigrams of `lm` (all of them when 0),
  * cached in `cacheDir` (see lmTrimmedDictionary). With Debian's en-us model (72,547 LM words), as
- * a streaming vocabulary (`streamVocabulary`): 30,000 words make a live decoder 26 MB instead of 49
- * and decode 35% faster, 20,000 words 21 MB and 48% faster, for 1.7-1.9 more WER points over the
- * shared English sets (measured in-process, 774 words).
+ * the streaming vocabulary (`streamVocabulary`, default 50,000): a live decoder takes 36 MB instead
+ * of 49 at 50,000 words, 31 MB at 40,000 and 25 MB at 30,000 (figures and their accuracy in the
+ * README's *Accuracy*).
  */
 export function restrictedDictionary(dict: string, lm: string, words: number, cacheDir?: string, library?: string): string {
   const st = (f: string) => {
