@@ -95,8 +95,8 @@ test('output casing: single words anywhere, phrases only in sequence', () => {
 
 test('per-session state: boosts restored exactly, added words disabled, decoder reused', { skip: skipWithoutPocketsphinx() || skipEspeak }, async () => {
   // One decoder with its own LM (shareLm off): the test follows keyword state across its reuses
-  // (streamVocabulary 0: no streaming pool with a warm decoder of its own).
-  const backend = new PocketsphinxBackend({ warmDecoders: 1, maxIdleDecoders: 1, shareLm: false, streamVocabulary: 0 });
+  // (streaming decoders searching like batch ones: no streaming pool with a warm decoder of its own).
+  const backend = new PocketsphinxBackend({ warmDecoders: 1, maxIdleDecoders: 1, shareLm: false, streamVocabulary: 0, streamArgs: { '-maxwpf': '-1' } });
   await backend.init();
   try {
     const dec = backend.acquire();

@@ -101,8 +101,9 @@ test('the default 50,000-word streaming vocabulary: less memory per live decoder
 test('a vocabulary at least the LM\'s size adds no second decoder pool: streaming and batch share decoders', { skip: skipPs }, async () => {
   const { readLmVocabulary, DEFAULT_PATHS } = await binding();
   const size = readLmVocabulary(DEFAULT_PATHS.lm, undefined, 0).size;
+  // -maxwpf as batch has it: the vocabulary is the only difference left.
   for (const [n, shared] of [[size, true], [size - 1000, false]] as const) {
-    const b = await backend({ streamVocabulary: n });
+    const b = await backend({ streamVocabulary: n, streamArgs: { '-maxwpf': '-1' } });
     const d = b.createDecoder({ language: 'en' });
     d.accept(new Float32Array(16000));
     b.decodeReady([d]);
