@@ -374,9 +374,9 @@ export class PocketsphinxBackend implements Backend {
       this.dictTrimmed = true;
     }
     if (this.cfg.streamVocabulary > 0 && !this.cfg.streamArgs['-dict']) {
-      // Streaming decoders then come from their own pool (see streamArgs); the LM stays shared.
-      // Both files are cached and filtered the same way from the same dictionary, so equal sizes
-      // mean the LM has no more words than streamVocabulary: no second pool for the same search.
+      // Streaming decoders come from their own pool (see streamArgs); the LM stays shared. Both
+      // files are cached and filtered the same way from the same dictionary, so equal sizes mean
+      // the LM has no more words than streamVocabulary: streaming keeps the batch dictionary.
       const dict = restrictedDictionary(paths.dict, paths.lm, this.cfg.streamVocabulary, this.cfg.cacheDir, this.cfg.library);
       const all = lmTrimmedDictionary(paths.dict, paths.lm, this.cfg.cacheDir, this.cfg.library);
       if (fs.statSync(dict).size < fs.statSync(all).size) this.cfg.streamArgs = { ...this.cfg.streamArgs, '-dict': dict };
