@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after } from 'node:test';
+import type { StreamingDecoderOptions } from '../../src/engines/backend.ts';
 import type { PocketsphinxBackend } from '../../src/engines/pocketsphinx/backend.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -181,4 +182,16 @@ export function pocketsphinxBackends(): (cfg?: ConstructorParameters<typeof Pock
     made.push(b);
     return b;
   };
+}
+
+/** One streaming session over `pcm`, fed and decoded `chunk` samples at a time; the final's text. */
+export function streamFinalText(b: PocketsphinxBackend, pcm: Float32Array, chunk: number, opts: StreamingDecoderOptions = {}): string {
+  const d = b.createDecoder(opts);
+  for (let i = 0; i < pcm.length; i += chunk) {
+    d.accept(pcm.subarray(i, i + chunk));
+    b.decodeReady([d]);
+  }
+  const text = d.endSegment().text;
+  d.free();
+  return text;
 }

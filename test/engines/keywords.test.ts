@@ -13,7 +13,7 @@ import { EspeakG2P, ipaLineToCmu, ipaUnitToCmu, CMU_PHONES } from '../../src/eng
 import { KeywordPlan, parseKeyword, parseKeywords, MAX_KEYWORDS, DISABLED_LOG10 } from '../../src/engines/pocketsphinx/keywords.ts';
 import { PocketsphinxBackend } from '../../src/engines/pocketsphinx/backend.ts';
 import type { EngineWord } from '../../src/engines/types.ts';
-import { readWav16kMono, skipWithoutPocketsphinx } from './helpers.ts';
+import { readWav16kMono, skipWithoutPocketsphinx, streamFinalText } from './helpers.ts';
 
 const hasEspeak = spawnSync('sh', ['-c', 'command -v espeak-ng && command -v sox']).status === 0;
 const skipEspeak = hasEspeak ? false : 'espeak-ng and sox needed (apt-get install espeak-ng sox)';
@@ -191,13 +191,7 @@ test('a name the dictionary lacks: missed without keywords, recognized and cased
       }
 
       // Streaming session on the same pooled decoder.
-      const s = backend.createDecoder({ keywords });
-      for (let i = 0; i < pcm.length; i += 1600) {
-        s.accept(pcm.subarray(i, i + 1600));
-        backend.decodeReady([s]);
-      }
-      streamed.push(s.endSegment().text);
-      s.free();
+      streamed.push(streamFinalText(backend, pcm, 1600, { keywords }));
     }
     const hits = (texts: string[]) => texts.filter((t) => name.test(t)).length;
     assert.ok(hits(batch) >= 2, `batch with keywords: ${JSON.stringify(batch)}`);

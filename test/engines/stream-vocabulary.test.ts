@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { test } from 'node:test';
 import type { PocketsphinxBackend } from '../../src/engines/pocketsphinx/backend.ts';
 import { nativeHeapInUse } from '../../src/util/native-heap.ts';
-import { clipPcm, loadManifest, normalize, pocketsphinxBackends, skipWithoutPocketsphinx, skipWithoutShared, wer } from './helpers.ts';
+import { clipPcm, loadManifest, normalize, pocketsphinxBackends, skipWithoutPocketsphinx, skipWithoutShared, streamFinalText, wer } from './helpers.ts';
 
 const skipPs = skipWithoutPocketsphinx();
 const skip = skipPs || skipWithoutShared();
@@ -36,16 +36,7 @@ test('restrictedDictionary keeps the entries (alternates included) of the LM\'s 
 });
 
 /** One session over `pcm` in 128 ms chunks; the final's text. */
-function streamText(b: PocketsphinxBackend, pcm: Float32Array, keywords?: string[]): string {
-  const d = b.createDecoder({ language: 'en', keywords });
-  for (let i = 0; i < pcm.length; i += 2048) {
-    d.accept(pcm.subarray(i, i + 2048));
-    b.decodeReady([d]);
-  }
-  const text = d.endSegment().text;
-  d.free();
-  return text;
-}
+const streamText = (b: PocketsphinxBackend, pcm: Float32Array, keywords?: string[]) => streamFinalText(b, pcm, 2048, { language: 'en', keywords });
 
 /** Each clip through its own session: word errors and reference words over all of them. */
 function streamCorpus(b: PocketsphinxBackend, clips: { text: string; pcm: Float32Array }[]): { errors: number; words: number } {

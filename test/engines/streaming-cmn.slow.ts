@@ -11,21 +11,9 @@ import { decodeAudio } from '../../src/audio/index.ts';
 import { corpusWer } from '../../src/util/wer.ts';
 import { PocketsphinxBackend } from '../../src/engines/pocketsphinx/backend.ts';
 import { loadSet, skipWithoutShared } from '../helpers/speech.ts';
-import { skipWithoutPocketsphinx } from './helpers.ts';
+import { skipWithoutPocketsphinx, streamFinalText } from './helpers.ts';
 
 const skip = skipWithoutPocketsphinx() || skipWithoutShared();
-
-/** One session over `pcm` in 4000-sample passes; returns the final's text. */
-function streamFinal(b: PocketsphinxBackend, pcm: Float32Array): string {
-  const dec = b.createDecoder({});
-  for (let i = 0; i < pcm.length; i += 4000) {
-    dec.accept(pcm.subarray(i, i + 4000));
-    b.decodeReady([dec]);
-  }
-  const text = dec.endSegment().text;
-  dec.free();
-  return text;
-}
 
 test('streaming CMN: the 2 s re-decode and the warm-up estimate each help', { skip }, async () => {
   const clips: { pcm: Float32Array; text: string }[] = [];
@@ -39,7 +27,7 @@ test('streaming CMN: the 2 s re-decode and the warm-up estimate each help', { sk
   };
   const backends = [await mk({}), await mk({ streamCmnRefineSeconds: 0 }), await mk({ cmnEstimate: false })];
   try {
-    const [ws, wo, wi] = backends.map((b) => corpusWer(clips.map((c) => ({ reference: c.text, hypothesis: streamFinal(b, c.pcm) }))));
+    const [ws, wo, wi] = backends.map((b) => corpusWer(clips.map((c) => ({ reference: c.text, hypothesis: streamFinalText(b, c.pcm, 4000) }))));
     const batch: string[] = [];
     for (const c of clips) batch.push((await backends[0].recognize(c.pcm, {})).text);
     const wb = corpusWer(clips.map((c, i) => ({ reference: c.text, hypothesis: batch[i] })));
