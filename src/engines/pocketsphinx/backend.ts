@@ -369,8 +369,11 @@ export class PocketsphinxBackend implements Backend {
 
   async init(): Promise<void> {
     const paths = { ...DEFAULT_PATHS, ...this.cfg };
+    // Needed by both steps below: looked up (cache path, or written) once.
+    let trimmed: string | undefined;
+    const lmTrimmed = () => (trimmed ??= lmTrimmedDictionary(paths.dict, paths.lm, this.cfg.cacheDir, this.cfg.library));
     if (this.cfg.trimDictionary && !this.dictTrimmed) {
-      this.cfg.dict = lmTrimmedDictionary(paths.dict, paths.lm, this.cfg.cacheDir, this.cfg.library);
+      this.cfg.dict = lmTrimmed();
       this.dictTrimmed = true;
     }
     if (this.cfg.streamVocabulary > 0 && !this.cfg.streamArgs['-dict']) {
@@ -378,8 +381,7 @@ export class PocketsphinxBackend implements Backend {
       // files are cached and filtered the same way from the same dictionary, so equal sizes mean
       // the LM has no more words than streamVocabulary: streaming keeps the batch dictionary.
       const dict = restrictedDictionary(paths.dict, paths.lm, this.cfg.streamVocabulary, this.cfg.cacheDir, this.cfg.library);
-      const all = lmTrimmedDictionary(paths.dict, paths.lm, this.cfg.cacheDir, this.cfg.library);
-      if (fs.statSync(dict).size < fs.statSync(all).size) this.cfg.streamArgs = { ...this.cfg.streamArgs, '-dict': dict };
+      if (fs.statSync(dict).size < fs.statSync(lmTrimmed()).size) this.cfg.streamArgs = { ...this.cfg.streamArgs, '-dict': dict };
     }
     for (let i = this.idle.length; i < this.cfg.warmDecoders; i++) this.idle.push(this.newDecoder());
     if (this.streamProfile) {
